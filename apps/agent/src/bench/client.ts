@@ -1,0 +1,255 @@
+/**
+ * Traffic generator the benchmark runs inside a client namespace (`ip netns exec <ns> node client.js ...`).
+ * Each mode prints one JSON line with its figures on stdout. Every loop is bounded by a count or a
+ * deadline, so a broken data path ends the run with errors instead of hanging it.
+ *
+ *   rr     --host H --port P [--count 2000] [--warmup 200] [--size 64]   request/response on one TCP connection
+ *   short  --host H --port P [--count 300] [--concurrency 4]             HTTP GETs, one new connection each
+ *   mixed  --host H --port P [--seconds 10] [--bulk 2] [--keepalive 4] [--short 4] [--bulk-bytes 50000000]
+ *   flood  --host H --port P [--seconds 5] [--concurrency 32]            TCP connects as fast as possible
+ */
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { percentile } from './stats.js';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    count: { type: 'string' },
+    warmup: { type: 'string' },
+    size: { type: 'string' },
+    concurrency: { type: 'string' },
+    seconds: { type: 'string' },
+    bulk: { type: 'string' },
+    keepalive: { type: 'string' },
+    short: { type: 'string' },
+    'bulk-bytes': { type: 'string' },
+  },
+});
+
+function int(name: keyof typeof values, dflt: number, min = 0, max = 1e9): number {
+  const raw = values[name];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${name} must be an integer ${min}..${max}`);
+  return n;
+}
+
+const host = values.host ?? '';
+const port = int('port', 0, 1, 65535);
+if (host === '' || port === 0) throw new Error('--host and --port are required');
+const CONNECT_TIMEOUT_MS = 3000;
+const IO_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>(
+      (_, reject) => (t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(t));
+}
+
+async function rr(): Promise<object> {
+  const count = int('count', 2000, 1, 1_000_000);
+  const warmup = int('warmup', 200, 0, 1_000_000);
+  const size = int('size', 64, 1, 65536);
+  const sock = connect({ host, port, noDelay: true });
+  await withTimeout(
+    new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej)),
+    CONNECT_TIMEOUT_MS,
+    'connect',
+  );
+  const msg = Buffer.alloc(size, 0x5a);
+  let pending: { need: number; resolve: () => void } | null = null;
+  let got = 0;
+  sock.on('data', (d: Buffer) => {
+    got += d.length;
+    if (pending && got >= pending.need) {
+      const p = pending;
+      pending = null;
+      p.resolve();
+    }
+  });
+  const roundTrip = (): Promise<void> =>
+    withTimeout(
+      new Promise<void>((resolve) => {
+        // Round trips are strictly sequential, so the byte count restarts at zero for each one.
+        got = 0;
+        pending = { need: size, resolve };
+        sock.write(msg);
+      }),
+      IO_TIMEOUT_MS,
+      'echo',
+    );
+  for (let i = 0; i < warmup; i++) await roundTrip();
+  // Let a redirect triggered by the first packets land before measuring the steady path.
+  await new Promise((r) => setTimeout(r, 100));
+  const samplesUs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await roundTrip();
+    samplesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  sock.destroy();
+  return { samples: samplesUs.length, p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
+}
+
+function httpGet(agent: Agent | false, path: string, sink = false): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host, port, path, agent, headers: agent === false ? { connection: 'close' } : {} },
+      (res) => {
+        let n = 0;
+        res.on('data', (d: Buffer) => {
+          n += d.length;
+        });
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+        if (sink) res.resume();
+      },
+    );
+    req.setTimeout(sink ? 60_000 : IO_TIMEOUT_MS, () => req.destroy(new Error('HTTP timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function short(): Promise<object> {
+  const count = int('count', 300, 1, 100_000);
+  const conc = int('concurrency', 4, 1, 256);
+  let next = 0;
+  let ok = 0;
+  const errors: string[] = [];
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < count) {
+        next++;
+        try {
+          await httpGet(false, '/');
+          ok++;
+        } catch (err) {
+          if (errors.length < 5) errors.push((err as Error).message);
+        }
+      }
+    }),
+  );
+  return { ok, failed: count - ok, errors };
+}
+
+async function mixed(): Promise<object> {
+  const seconds = int('seconds', 10, 1, 600);
+  const deadline = Date.now() + seconds * 1000;
+  const bulkBytes = int('bulk-bytes', 50_000_000, 1, 10_000_000_000);
+  const errors: string[] = [];
+  const note = (err: unknown): void => {
+    if (errors.length < 5) errors.push((err as Error).message);
+  };
+  let requests = 0;
+  let bulkDone = 0;
+  let bytes = 0;
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < int('bulk', 2, 0, 64); i++) {
+    loops.push(
+      (async () => {
+        while (Date.now() < deadline) {
+          try {
+            const n = await httpGet(false, `/bytes?n=${bulkBytes}`, true);
+            bytes += n;
+            bulkDone++;
+          } catch (err) {
+            note(err);
+          }
+        }
+      })(),
+    );
+  }
+  for (let i = 0; i < int('keepalive', 4, 0, 256); i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    loops.push(
+      (async () => {
+        while (Date.now() < deadline) {
+          try {
+            await httpGet(agent, '/');
+            requests++;
+          } catch (err) {
+            note(err);
+          }
+        }
+        agent.destroy();
+      })(),
+    );
+  }
+  for (let i = 0; i < int('short', 4, 0, 256); i++) {
+    loops.push(
+      (async () => {
+        while (Date.now() < deadline) {
+          try {
+            await httpGet(false, '/');
+            requests++;
+          } catch (err) {
+            note(err);
+          }
+        }
+      })(),
+    );
+  }
+  await Promise.all(loops);
+  return { requests, bulkTransfers: bulkDone, bulkBytes: bytes, errors };
+}
+
+async function flood(): Promise<object> {
+  const seconds = int('seconds', 5, 1, 120);
+  const conc = int('concurrency', 32, 1, 1024);
+  const deadline = Date.now() + seconds * 1000;
+  let opened = 0;
+  let failed = 0;
+  const errors: string[] = [];
+  const once = (): Promise<void> =>
+    new Promise((resolve) => {
+      const s = connect({ host, port });
+      const t = setTimeout(() => s.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
+      s.once('connect', () => {
+        opened++;
+        clearTimeout(t);
+        s.end();
+      });
+      s.once('error', (err) => {
+        failed++;
+        if (errors.length < 5) errors.push(err.message);
+      });
+      s.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      s.resume();
+    });
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (Date.now() < deadline) await once();
+    }),
+  );
+  return { opened, failed, seconds: (Date.now() - t0) / 1000, errors };
+}
+
+const modes: Record<string, () => Promise<object>> = { rr, short, mixed, flood };
+const mode = modes[positionals[0] ?? ''];
+if (!mode) throw new Error(`mode must be one of ${Object.keys(modes).join(', ')}`);
+mode().then(
+  (out) => {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    process.exit(0);
+  },
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

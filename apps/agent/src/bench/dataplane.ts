@@ -1,0 +1,443 @@
+/**
+ * Data-plane benchmark (`npm run bench:dataplane`): not a test. Brings the namespace lab up (or reuses
+ * a running one with --reuse), drives traffic from the client namespaces, and prints one table with
+ * absolute figures, ratios against the direct path and the targets of issue #3.
+ *
+ *   --reuse        use the lab that is already up (and leave it up afterwards)
+ *   --keep         leave the lab up at the end
+ *   --json         also write the results to --out (default test-output/bench-dataplane.json)
+ *   --quick        shorter runs, for checking that the benchmark itself works
+ *
+ * All traffic stays inside the lab namespaces; every step has a timeout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  parseLabStatus,
+  selectTargets,
+  vipLabelCandidates,
+  type Endpoint,
+  type LabHost,
+} from './lab-status.js';
+import {
+  deltaSamples,
+  hasSamples,
+  histogramBuckets,
+  histogramQuantile,
+  labelValues,
+  parsePrometheusText,
+  quantileIsCapped,
+  sumSamples,
+  type Sample,
+} from './prom.js';
+import {
+  median,
+  overallVerdict,
+  parseIperf3Json,
+  renderTable,
+  resultRows,
+  type BenchResults,
+  type PathFigures,
+  type PathName,
+} from './stats.js';
+
+process.env.NEXT_TELEMETRY_DISABLED = '1';
+process.env.TURBO_TELEMETRY_DISABLED = '1';
+process.env.CHECKPOINT_DISABLE = '1';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const LAB_CLI = resolve(here, '../lab/cli.js');
+const CLIENT = resolve(here, 'client.js');
+
+const { values: opts } = parseArgs({
+  options: {
+    reuse: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'test-output/bench-dataplane.json' },
+    quick: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const Q = opts.quick;
+const CFG = {
+  iperfSeconds: Q ? 2 : 5,
+  iperfRuns: Q ? 1 : 3,
+  rrCount: Q ? 500 : 3000,
+  shortConnections: Q ? 100 : 400,
+  mixedSeconds: Q ? 4 : 10,
+  floodSeconds: Q ? 2 : 5,
+};
+
+const children = new Set<ChildProcess>();
+let aborted = false;
+
+/** Called between steps: after Ctrl-C no new traffic starts, but the lab still comes down. */
+function checkAbort(): void {
+  if (aborted) throw new Error('interrupted');
+}
+const log = (msg: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command with a hard timeout; never rejects. */
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      stderr += `\n(timed out after ${timeoutMs} ms)`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('error', (err) => {
+      stderr += err.message;
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+const nsExec = (ns: string, cmd: string, args: readonly string[], timeoutMs: number): Promise<RunResult> =>
+  run('ip', ['netns', 'exec', ns, cmd, ...args], timeoutMs);
+
+function firstLine(s: string): string {
+  return s.trim().split('\n').slice(-1)[0]?.slice(0, 300) ?? '';
+}
+
+/** Runs the traffic generator in a namespace and returns its JSON line. */
+async function client<T>(
+  ns: string,
+  mode: string,
+  ep: Endpoint,
+  extra: string[],
+  timeoutMs: number,
+): Promise<T> {
+  const r = await nsExec(
+    ns,
+    process.execPath,
+    [CLIENT, mode, '--host', ep.host, '--port', String(ep.port), ...extra],
+    timeoutMs,
+  );
+  if (r.code !== 0)
+    throw new Error(`${mode} to ${ep.host}:${ep.port} failed: ${firstLine(r.stderr) || `exit ${r.code}`}`);
+  return JSON.parse(firstLine(r.stdout)) as T;
+}
+
+const SCRAPE =
+  'fetch(process.argv[1]).then(r=>{if(!r.ok)throw new Error("HTTP "+r.status);return r.text()})' +
+  '.then(t=>process.stdout.write(t)).catch(e=>{console.error(String(e));process.exit(1)})';
+
+async function scrape(h: LabHost): Promise<Sample[]> {
+  const r = await nsExec(h.netns, process.execPath, ['-e', SCRAPE, h.metrics], 10_000);
+  if (r.code !== 0)
+    throw new Error(`metrics of ${h.name} (${h.metrics}) unreachable: ${firstLine(r.stderr)}`);
+  return parsePrometheusText(r.stdout);
+}
+
+async function labCli(args: string[], timeoutMs: number): Promise<RunResult> {
+  return run(process.execPath, [LAB_CLI, ...args], timeoutMs);
+}
+
+const emptyPath = (): PathFigures => ({
+  throughputRunsBps: [],
+  throughputBps: null,
+  latencyP50Us: null,
+  latencyP99Us: null,
+  latencySamples: 0,
+  errors: [],
+});
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces)');
+  const startedAt = new Date().toISOString();
+  let broughtUp = false;
+  if (!opts.reuse) {
+    log('bringing the lab up (npm run lab -- up)');
+    const up = await labCli(['up'], 180_000);
+    if (up.code !== 0) throw new Error(`lab up failed: ${firstLine(up.stderr) || firstLine(up.stdout)}`);
+    broughtUp = true;
+  }
+  try {
+    return await measure(startedAt);
+  } finally {
+    if (broughtUp && !opts.keep) {
+      log('bringing the lab down');
+      const down = await labCli(['down'], 120_000);
+      if (down.code !== 0) log(`lab down failed: ${firstLine(down.stderr)}`);
+    } else if (opts.keep || opts.reuse) log('leaving the lab up');
+  }
+}
+
+async function measure(startedAt: string): Promise<number> {
+  const st = await labCli(['status', '--json'], 30_000);
+  if (st.code !== 0) throw new Error(`lab status failed: ${firstLine(st.stderr)}`);
+  const status = parseLabStatus(st.stdout);
+  if (!status.up) throw new Error('the lab is not up (run `npm run lab -- up`, or drop --reuse)');
+  const t = selectTargets(status);
+  const c1 = t.clients[0]!;
+  const clients = t.clients;
+  const vipFilter = { vip: vipLabelCandidates(t.bypassVips) };
+  log(
+    `lab ${status.prefix}: clients ${clients.map((c) => c.name).join(',')}, direct backend ${t.directBackend.name}`,
+  );
+
+  // Agents may still be starting: wait until every client's metrics answer.
+  for (const c of clients) {
+    for (let i = 0; ; i++) {
+      try {
+        await scrape(c);
+        break;
+      } catch (err) {
+        if (i >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  checkAbort();
+  const paths: Record<PathName, PathFigures> = { direct: emptyPath(), mux: emptyPath(), bypass: emptyPath() };
+  for (const p of ['direct', 'mux', 'bypass'] as const) {
+    const f = paths[p];
+    for (let i = 0; i < CFG.iperfRuns; i++) {
+      checkAbort();
+      const ep = t.iperf[p];
+      log(`throughput ${p} run ${i + 1}/${CFG.iperfRuns}: iperf3 -> ${ep.host}:${ep.port}`);
+      // -O 1 leaves the first second out, so the bypass path is measured after the switch.
+      const r = await nsExec(
+        c1.netns,
+        'iperf3',
+        [
+          '-c',
+          ep.host,
+          '-p',
+          String(ep.port),
+          '-t',
+          String(CFG.iperfSeconds),
+          '-O',
+          '1',
+          '-J',
+          '--connect-timeout',
+          '3000',
+        ],
+        (CFG.iperfSeconds + 20) * 1000,
+      );
+      try {
+        f.throughputRunsBps.push(parseIperf3Json(r.stdout).bitsPerSecond);
+      } catch (err) {
+        f.errors.push((err as Error).message);
+        log(`  ${(err as Error).message}`);
+      }
+    }
+    f.throughputBps = median(f.throughputRunsBps);
+    if (f.throughputBps !== null) log(`  ${p}: ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s`);
+  }
+
+  checkAbort();
+  for (const p of ['direct', 'mux', 'bypass'] as const) {
+    const f = paths[p];
+    const ep = t.echo[p];
+    log(`latency ${p}: ${CFG.rrCount} x 64 B round trips -> ${ep.host}:${ep.port}`);
+    try {
+      const r = await client<{ samples: number; p50Us: number; p99Us: number }>(
+        c1.netns,
+        'rr',
+        ep,
+        ['--count', String(CFG.rrCount), '--warmup', '200', '--size', '64'],
+        120_000,
+      );
+      Object.assign(f, { latencyP50Us: r.p50Us, latencyP99Us: r.p99Us, latencySamples: r.samples });
+      log(`  ${p}: p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us`);
+    } catch (err) {
+      f.errors.push((err as Error).message);
+      log(`  ${(err as Error).message}`);
+    }
+  }
+
+  checkAbort();
+  const ttb: BenchResults['timeToBypass'] = {
+    observations: 0,
+    p50Ms: null,
+    p99Ms: null,
+    p99AboveTopBucket: false,
+    errors: [],
+  };
+  log(
+    `time-to-bypass: ${CFG.shortConnections} short HTTP connections from ${c1.name} -> ${t.http.host}:${t.http.port}`,
+  );
+  try {
+    const before = await scrape(c1);
+    const r = await client<{ ok: number; failed: number; errors: string[] }>(
+      c1.netns,
+      'short',
+      t.http,
+      ['--count', String(CFG.shortConnections), '--concurrency', '4'],
+      180_000,
+    );
+    if (r.failed > 0) ttb.errors.push(`${r.failed} requests failed: ${r.errors.join('; ')}`);
+    await new Promise((res) => setTimeout(res, 500));
+    const d = deltaSamples(before, await scrape(c1));
+    const buckets = histogramBuckets(d, 'slipstream_time_to_bypass_seconds');
+    if (buckets.length === 0)
+      ttb.errors.push('no slipstream_time_to_bypass_seconds histogram on the client agent');
+    ttb.observations = buckets[buckets.length - 1]?.count ?? 0;
+    const p50 = histogramQuantile(0.5, buckets);
+    const p99 = histogramQuantile(0.99, buckets);
+    ttb.p50Ms = p50 === null ? null : p50 * 1000;
+    ttb.p99Ms = p99 === null ? null : p99 * 1000;
+    ttb.p99AboveTopBucket = quantileIsCapped(0.99, buckets);
+    log(
+      `  ${ttb.observations} bypasses, p50 ${ttb.p50Ms?.toFixed(2) ?? '-'} ms, p99 ${ttb.p99Ms?.toFixed(2) ?? '-'} ms`,
+    );
+  } catch (err) {
+    ttb.errors.push((err as Error).message);
+    log(`  ${(err as Error).message}`);
+  }
+
+  checkAbort();
+  const mixed: BenchResults['mixed'] = {
+    seconds: CFG.mixedSeconds,
+    directPackets: 0,
+    muxPackets: 0,
+    share: null,
+    requests: 0,
+    errors: [],
+  };
+  log(
+    `mixed workload: bulk + keep-alive + short connections from ${clients.length} clients for ${CFG.mixedSeconds} s`,
+  );
+  try {
+    const before = await Promise.all(clients.map(scrape));
+    const outs = await Promise.all(
+      clients.map((c) =>
+        client<{ requests: number; errors: string[] }>(
+          c.netns,
+          'mixed',
+          t.http,
+          ['--seconds', String(CFG.mixedSeconds), '--bulk', '2', '--keepalive', '4', '--short', '4'],
+          (CFG.mixedSeconds + 90) * 1000,
+        ),
+      ),
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    const after = await Promise.all(clients.map(scrape));
+    for (const [i, o] of outs.entries()) {
+      mixed.requests += o.requests;
+      if (o.errors.length > 0) mixed.errors.push(`${clients[i]!.name}: ${o.errors.join('; ')}`);
+    }
+    for (let i = 0; i < clients.length; i++) {
+      const d = deltaSamples(before[i]!, after[i]!);
+      if (!hasSamples(d, 'slipstream_packets_total', vipFilter)) {
+        mixed.errors.push(
+          `${clients[i]!.name}: no slipstream_packets_total for the bypass VIPs (vip labels seen: ${labelValues(d, 'slipstream_packets_total', 'vip').join(',') || 'none'})`,
+        );
+      }
+      mixed.directPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'direct' });
+      mixed.muxPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'mux' });
+    }
+    const total = mixed.directPackets + mixed.muxPackets;
+    mixed.share = total > 0 ? mixed.directPackets / total : null;
+    log(
+      `  ${mixed.requests} HTTP requests; direct ${mixed.directPackets} pkts, mux ${mixed.muxPackets} pkts`,
+    );
+  } catch (err) {
+    mixed.errors.push((err as Error).message);
+    log(`  ${(err as Error).message}`);
+  }
+
+  checkAbort();
+  const flowRate: BenchResults['flowRate'] = {
+    seconds: CFG.floodSeconds,
+    flowsOpened: 0,
+    flowsPerSec: null,
+    bypassedPerSec: null,
+    connectErrors: 0,
+    errors: [],
+  };
+  log(
+    `flow rate: TCP connects as fast as possible from ${c1.name} for ${CFG.floodSeconds} s -> ${t.echo.bypass.host}:${t.echo.bypass.port}`,
+  );
+  try {
+    const before = await scrape(c1);
+    const r = await client<{ opened: number; failed: number; seconds: number; errors: string[] }>(
+      c1.netns,
+      'flood',
+      t.echo.bypass,
+      ['--seconds', String(CFG.floodSeconds), '--concurrency', '32'],
+      (CFG.floodSeconds + 60) * 1000,
+    );
+    // Redirects for the last flows are still in flight when the generator stops.
+    await new Promise((res) => setTimeout(res, 1000));
+    const d = deltaSamples(before, await scrape(c1));
+    flowRate.flowsOpened = r.opened;
+    flowRate.connectErrors = r.failed;
+    flowRate.flowsPerSec = r.opened / r.seconds;
+    if (!hasSamples(d, 'slipstream_flows_bypassed_total'))
+      flowRate.errors.push('no slipstream_flows_bypassed_total on the client agent');
+    else flowRate.bypassedPerSec = sumSamples(d, 'slipstream_flows_bypassed_total', vipFilter) / r.seconds;
+    if (r.failed > 0) flowRate.errors.push(`${r.failed} connects failed: ${r.errors.join('; ')}`);
+    log(
+      `  ${flowRate.flowsPerSec.toFixed(0)} flows/s, ${flowRate.bypassedPerSec?.toFixed(0) ?? '-'} bypass entries/s`,
+    );
+  } catch (err) {
+    flowRate.errors.push((err as Error).message);
+    log(`  ${(err as Error).message}`);
+  }
+
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    labPrefix: status.prefix,
+    paths,
+    timeToBypass: ttb,
+    mixed,
+    flowRate,
+  };
+  const rows = resultRows(results);
+  console.log(`\n${renderTable(rows)}\n`);
+  const problems = [
+    ...(['direct', 'mux', 'bypass'] as const).flatMap((p) => paths[p].errors.map((e) => `${p}: ${e}`)),
+    ...ttb.errors.map((e) => `time-to-bypass: ${e}`),
+    ...mixed.errors.map((e) => `mixed: ${e}`),
+    ...flowRate.errors.map((e) => `flow rate: ${e}`),
+  ];
+  for (const p of problems) console.log(`note: ${p}`);
+  if (opts.json) {
+    const out = resolve(opts.out);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify({ results, rows, verdict: overallVerdict(rows) }, null, 2)}\n`);
+    log(`results written to ${out}`);
+  }
+  const verdict = overallVerdict(rows);
+  log(`overall: ${verdict}`);
+  return verdict === 'PASS' ? 0 : 1;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    aborted = true;
+    for (const c of children) c.kill('SIGKILL');
+    // main()'s finally still brings the lab down once the killed children report back.
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench:dataplane: ${(err as Error).message}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,221 @@
+/** Pure parts of the data-plane benchmark: statistics, iperf3 output, targets and the result table. */
+
+/** Nearest-rank percentile (p in 0..100) of unsorted values; null for an empty list. */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0 || !(p >= 0 && p <= 100)) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export interface IperfResult {
+  /** Receiver-side goodput: what actually arrived, which is what a user gets. */
+  bitsPerSecond: number;
+  seconds: number;
+  retransmits: number | null;
+}
+
+/** Parses `iperf3 -J` output; throws with iperf3's own message when the run failed. */
+export function parseIperf3Json(text: string): IperfResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error(`iperf3 output is not JSON: ${text.slice(0, 200)}`);
+  }
+  const d = doc as {
+    error?: unknown;
+    end?: {
+      sum_received?: { bits_per_second?: unknown; seconds?: unknown };
+      sum_sent?: { retransmits?: unknown };
+    };
+  };
+  if (typeof d.error === 'string') throw new Error(`iperf3: ${d.error}`);
+  const rx = d.end?.sum_received;
+  if (typeof rx?.bits_per_second !== 'number' || typeof rx.seconds !== 'number') {
+    throw new Error('iperf3 output has no end.sum_received.bits_per_second');
+  }
+  const rt = d.end?.sum_sent?.retransmits;
+  return {
+    bitsPerSecond: rx.bits_per_second,
+    seconds: rx.seconds,
+    retransmits: typeof rt === 'number' ? rt : null,
+  };
+}
+
+export type PathName = 'direct' | 'mux' | 'bypass';
+
+export interface PathFigures {
+  throughputRunsBps: number[];
+  /** Median of the runs. */
+  throughputBps: number | null;
+  latencyP50Us: number | null;
+  latencyP99Us: number | null;
+  latencySamples: number;
+  errors: string[];
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  labPrefix: string;
+  paths: Record<PathName, PathFigures>;
+  timeToBypass: {
+    observations: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    p99AboveTopBucket: boolean;
+    errors: string[];
+  };
+  mixed: {
+    seconds: number;
+    directPackets: number;
+    muxPackets: number;
+    share: number | null;
+    requests: number;
+    errors: string[];
+  };
+  flowRate: {
+    seconds: number;
+    flowsOpened: number;
+    flowsPerSec: number | null;
+    bypassedPerSec: number | null;
+    connectErrors: number;
+    errors: string[];
+  };
+}
+
+export const TARGETS = {
+  bypassThroughputRatioMin: 0.9,
+  bypassLatencyRatioMax: 1.1,
+  timeToBypassP50MsMax: 2,
+  timeToBypassP99MsMax: 10,
+  mixedShareMin: 0.95,
+} as const;
+
+export type Verdict = 'PASS' | 'MISS' | 'n/a' | '';
+
+export interface Row {
+  metric: string;
+  value: string;
+  vsDirect: string;
+  target: string;
+  verdict: Verdict;
+}
+
+export function ratio(x: number | null, direct: number | null): number | null {
+  if (x === null || direct === null || !(direct > 0)) return null;
+  return x / direct;
+}
+
+const fmt = (x: number | null, digits: number, unit = ''): string =>
+  x === null ? '-' : `${x.toFixed(digits)}${unit}`;
+const fmtRatio = (r: number | null): string => (r === null ? '-' : `${r.toFixed(2)}x`);
+const gbit = (bps: number | null): number | null => (bps === null ? null : bps / 1e9);
+
+/** Verdict of `value <op> limit`; n/a when the figure could not be measured. */
+function judge(value: number | null, ok: (v: number) => boolean): Verdict {
+  return value === null ? 'n/a' : ok(value) ? 'PASS' : 'MISS';
+}
+
+export function resultRows(r: BenchResults): Row[] {
+  const rows: Row[] = [];
+  const d = r.paths.direct;
+  for (const p of ['direct', 'mux', 'bypass'] as const) {
+    const f = r.paths[p];
+    const rt = ratio(f.throughputBps, d.throughputBps);
+    rows.push({
+      metric: `throughput ${p} (1 stream, median)`,
+      value: fmt(gbit(f.throughputBps), 2, ' Gbit/s'),
+      vsDirect: fmtRatio(rt),
+      target: p === 'bypass' ? `>= ${TARGETS.bypassThroughputRatioMin}x` : '',
+      verdict: p === 'bypass' ? judge(rt, (v) => v >= TARGETS.bypassThroughputRatioMin) : '',
+    });
+  }
+  for (const p of ['direct', 'mux', 'bypass'] as const) {
+    const f = r.paths[p];
+    const rl = ratio(f.latencyP50Us, d.latencyP50Us);
+    rows.push({
+      metric: `64 B req/resp ${p} p50 / p99`,
+      value: `${fmt(f.latencyP50Us, 0)} / ${fmt(f.latencyP99Us, 0)} us`,
+      vsDirect: `${fmtRatio(rl)} / ${fmtRatio(ratio(f.latencyP99Us, d.latencyP99Us))}`,
+      target: p === 'bypass' ? `p50 <= ${TARGETS.bypassLatencyRatioMax}x` : '',
+      verdict: p === 'bypass' ? judge(rl, (v) => v <= TARGETS.bypassLatencyRatioMax) : '',
+    });
+  }
+  const t = r.timeToBypass;
+  rows.push({
+    metric: `time-to-bypass p50 (${t.observations} flows)`,
+    value: fmt(t.p50Ms, 2, ' ms'),
+    vsDirect: '',
+    target: `<= ${TARGETS.timeToBypassP50MsMax} ms`,
+    verdict: judge(t.p50Ms, (v) => v <= TARGETS.timeToBypassP50MsMax),
+  });
+  rows.push({
+    metric: 'time-to-bypass p99',
+    value: t.p99AboveTopBucket ? `> ${fmt(t.p99Ms, 2, ' ms')}` : fmt(t.p99Ms, 2, ' ms'),
+    vsDirect: '',
+    target: `<= ${TARGETS.timeToBypassP99MsMax} ms`,
+    verdict: t.p99AboveTopBucket ? 'MISS' : judge(t.p99Ms, (v) => v <= TARGETS.timeToBypassP99MsMax),
+  });
+  rows.push({
+    metric: `mixed workload bypass share (${r.mixed.seconds} s)`,
+    value:
+      r.mixed.share === null
+        ? '-'
+        : `${(r.mixed.share * 100).toFixed(1)} % (${r.mixed.directPackets}/${r.mixed.directPackets + r.mixed.muxPackets} pkts)`,
+    vsDirect: '',
+    target: `>= ${TARGETS.mixedShareMin * 100} %`,
+    verdict: judge(r.mixed.share, (v) => v >= TARGETS.mixedShareMin),
+  });
+  rows.push({
+    metric: `new flows/s opened by one host (${r.flowRate.seconds} s)`,
+    value: fmt(r.flowRate.flowsPerSec, 0, ' flows/s'),
+    vsDirect: '',
+    target: '',
+    verdict: '',
+  });
+  rows.push({
+    metric: 'bypass entries created/s at saturation',
+    value: fmt(r.flowRate.bypassedPerSec, 0, ' /s'),
+    vsDirect:
+      r.flowRate.bypassedPerSec !== null && r.flowRate.flowsPerSec
+        ? `${((r.flowRate.bypassedPerSec / r.flowRate.flowsPerSec) * 100).toFixed(0)} % of flows`
+        : '',
+    target: '',
+    verdict: '',
+  });
+  return rows;
+}
+
+export function renderTable(rows: readonly Row[]): string {
+  const head: Row = {
+    metric: 'metric',
+    value: 'value',
+    vsDirect: 'vs direct',
+    target: 'target',
+    verdict: '',
+  };
+  const all = [head, ...rows];
+  const w = (k: keyof Row): number => Math.max(...all.map((r) => r[k].length));
+  const cols: (keyof Row)[] = ['metric', 'value', 'vsDirect', 'target', 'verdict'];
+  const line = (r: Row): string =>
+    cols
+      .map((c) => r[c].padEnd(w(c)))
+      .join('  ')
+      .trimEnd();
+  const sep = cols.map((c) => '-'.repeat(w(c))).join('  ');
+  return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
+/** Exit status for the run: 0 when every judged line passed, 1 when any missed or could not be measured. */
+export function overallVerdict(rows: readonly Row[]): 'PASS' | 'MISS' {
+  return rows.every((r) => r.verdict === 'PASS' || r.verdict === '') ? 'PASS' : 'MISS';
+}

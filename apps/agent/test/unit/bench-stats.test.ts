@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseLabStatus, selectTargets, vipLabelCandidates } from '../../src/bench/lab-status.js';
+import {
+  median,
+  overallVerdict,
+  parseIperf3Json,
+  percentile,
+  renderTable,
+  resultRows,
+  type BenchResults,
+  type PathFigures,
+} from '../../src/bench/stats.js';
+
+const fixture = (name: string): string => readFileSync(new URL(`fixtures/${name}`, import.meta.url), 'utf8');
+
+describe('percentile / median', () => {
+  it('uses nearest rank', () => {
+    const v = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted on purpose
+    expect(percentile(v, 50)).toBe(50);
+    expect(percentile(v, 99)).toBe(99);
+    expect(percentile(v, 100)).toBe(100);
+    expect(percentile(v, 0)).toBe(1);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNull();
+    expect(percentile([1, 2], 101)).toBeNull();
+  });
+
+  it('takes the middle value or the mean of the two middle values', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNull();
+  });
+});
+
+describe('iperf3 JSON', () => {
+  it('reads receiver-side throughput from a real iperf3 3.12 run', () => {
+    const r = parseIperf3Json(fixture('iperf3-ok.json'));
+    expect(r.bitsPerSecond).toBeCloseTo(30807009692.95, 1);
+    expect(r.seconds).toBeCloseTo(1.000005, 6);
+    expect(r.retransmits).toBe(8);
+  });
+
+  it("surfaces iperf3's own error", () => {
+    expect(() => parseIperf3Json(fixture('iperf3-error.json'))).toThrow(
+      /unable to connect to server: Connection refused/,
+    );
+    expect(() => parseIperf3Json('iperf3: error')).toThrow(/not JSON/);
+    expect(() => parseIperf3Json('{"end":{}}')).toThrow(/sum_received/);
+  });
+});
+
+const host = (name: string, kind: string, n: number): object => ({
+  name,
+  netns: `ss-${name}`,
+  kind,
+  role: kind === 'mux' ? 'mux' : 'host',
+  underlay: `198.18.0.${n}`,
+  agentPid: 100 + n,
+  metrics: 'http://127.0.0.1:9464/metrics',
+});
+const vip = (
+  name: string,
+  port: number,
+  service: string,
+  bypass: boolean,
+  address = '198.19.0.10',
+): object => ({
+  name,
+  address,
+  protocol: 'tcp',
+  port,
+  service,
+  bypass,
+});
+const status = {
+  prefix: 'ss',
+  up: true,
+  hosts: [
+    host('c1', 'client', 11),
+    host('c2', 'client', 12),
+    host('m1', 'mux', 2),
+    host('b1', 'backend', 21),
+  ],
+  vips: [
+    vip('web', 80, 'http', true),
+    vip('bulk', 5201, 'iperf', true),
+    vip('echo', 7, 'tcp-echo', true),
+    vip('bulk-mux', 5201, 'iperf', false, '198.19.0.20'),
+    vip('echo-mux', 7, 'tcp-echo', false, '198.19.0.20'),
+    { ...vip('dns', 53, 'udp-echo', true), protocol: 'udp' },
+  ],
+  configFile: '/tmp/x.json',
+};
+
+describe('lab status', () => {
+  it('parses the contract and picks the three paths', () => {
+    const t = selectTargets(parseLabStatus(JSON.stringify(status)));
+    expect(t.clients.map((c) => c.name)).toEqual(['c1', 'c2']);
+    expect(t.iperf).toEqual({
+      direct: { host: '198.18.0.21', port: 5201 },
+      mux: { host: '198.19.0.20', port: 5201 },
+      bypass: { host: '198.19.0.10', port: 5201 },
+    });
+    expect(t.echo.mux).toEqual({ host: '198.19.0.20', port: 7 });
+    expect(t.http).toEqual({ host: '198.19.0.10', port: 80 });
+    expect(vipLabelCandidates(t.bypassVips)).toContain('198.19.0.10:80');
+    expect(vipLabelCandidates(t.bypassVips)).toContain('web');
+    expect(vipLabelCandidates(t.bypassVips)).not.toContain('bulk-mux');
+  });
+
+  it('says exactly which VIPs are missing', () => {
+    const s = { ...status, vips: status.vips.slice(0, 3) };
+    expect(() => selectTargets(parseLabStatus(JSON.stringify(s)))).toThrow(
+      /bypass disabled serving iperf; a TCP VIP with bypass disabled serving tcp-echo/,
+    );
+  });
+
+  it('rejects output that does not fit the contract', () => {
+    expect(() => parseLabStatus('lab is down')).toThrow(/not JSON/);
+    expect(() => parseLabStatus(JSON.stringify({ ...status, up: 'yes' }))).toThrow(/up must be a boolean/);
+    expect(() =>
+      parseLabStatus(JSON.stringify({ ...status, vips: [{ ...status.vips[0], port: 0 }] })),
+    ).toThrow(/vips\[0\]\.port/);
+    expect(() =>
+      parseLabStatus(JSON.stringify({ ...status, hosts: [{ ...status.hosts[0], kind: 'router' }] })),
+    ).toThrow(/hosts\[0\]\.kind/);
+  });
+});
+
+const path = (bps: number | null, p50: number | null, p99: number | null): PathFigures => ({
+  throughputRunsBps: bps === null ? [] : [bps],
+  throughputBps: bps,
+  latencyP50Us: p50,
+  latencyP99Us: p99,
+  latencySamples: 1000,
+  errors: [],
+});
+
+function results(over: Partial<BenchResults> = {}): BenchResults {
+  return {
+    startedAt: '2026-11-26T14:00:00.000Z',
+    finishedAt: '2026-11-26T14:02:00.000Z',
+    labPrefix: 'ss',
+    paths: { direct: path(10e9, 50, 80), mux: path(6.6e9, 64, 120), bypass: path(9.2e9, 54, 90) },
+    timeToBypass: { observations: 400, p50Ms: 0.9, p99Ms: 4.5, p99AboveTopBucket: false, errors: [] },
+    mixed: { seconds: 10, directPackets: 9700, muxPackets: 300, share: 0.97, requests: 5000, errors: [] },
+    flowRate: {
+      seconds: 5,
+      flowsOpened: 5000,
+      flowsPerSec: 1000,
+      bypassedPerSec: 950,
+      connectErrors: 0,
+      errors: [],
+    },
+    ...over,
+  };
+}
+
+describe('result table', () => {
+  it('computes ratios against the direct path and judges each target', () => {
+    const rows = resultRows(results());
+    const by = (prefix: string) => rows.find((r) => r.metric.startsWith(prefix))!;
+    expect(by('throughput mux')).toMatchObject({ value: '6.60 Gbit/s', vsDirect: '0.66x', verdict: '' });
+    expect(by('throughput bypass')).toMatchObject({ vsDirect: '0.92x', verdict: 'PASS' });
+    expect(by('64 B req/resp bypass')).toMatchObject({
+      value: '54 / 90 us',
+      vsDirect: '1.08x / 1.13x',
+      verdict: 'PASS',
+    });
+    expect(by('time-to-bypass p50')).toMatchObject({ value: '0.90 ms', verdict: 'PASS' });
+    expect(by('time-to-bypass p99')).toMatchObject({ value: '4.50 ms', verdict: 'PASS' });
+    expect(by('mixed')).toMatchObject({ verdict: 'PASS' });
+    expect(by('bypass entries')).toMatchObject({ value: '950 /s', vsDirect: '95 % of flows' });
+    expect(overallVerdict(rows)).toBe('PASS');
+  });
+
+  it('misses a target below its bound, and counts an unmeasured figure as n/a, not a pass', () => {
+    const rows = resultRows(
+      results({
+        paths: { direct: path(10e9, 50, 80), mux: path(6e9, 60, 100), bypass: path(8.9e9, 56, 90) },
+        timeToBypass: { observations: 10, p50Ms: 2.5, p99Ms: 10, p99AboveTopBucket: true, errors: [] },
+        mixed: { seconds: 10, directPackets: 0, muxPackets: 0, share: null, requests: 0, errors: ['x'] },
+      }),
+    );
+    const by = (prefix: string) => rows.find((r) => r.metric.startsWith(prefix))!;
+    expect(by('throughput bypass').verdict).toBe('MISS');
+    expect(by('64 B req/resp bypass').verdict).toBe('MISS');
+    expect(by('time-to-bypass p50').verdict).toBe('MISS');
+    expect(by('time-to-bypass p99')).toMatchObject({ value: '> 10.00 ms', verdict: 'MISS' });
+    expect(by('mixed')).toMatchObject({ value: '-', verdict: 'n/a' });
+    expect(overallVerdict(rows)).toBe('MISS');
+  });
+
+  it('renders aligned columns', () => {
+    const text = renderTable(resultRows(results()));
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^metric\s+value\s+vs direct\s+target$/);
+    expect(lines[1]).toMatch(/^-+  -+  -+  -+  -+$/);
+    expect(lines).toHaveLength(2 + 11);
+    const col = lines[0]!.indexOf('value');
+    for (const l of lines.slice(2)) expect(l[col - 1]).toBe(' ');
+  });
+});
