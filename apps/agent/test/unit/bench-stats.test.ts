@@ -196,7 +196,7 @@ describe('result table', () => {
     const text = renderTable(resultRows(results()));
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^metric\s+value\s+vs direct\s+target$/);
-    expect(lines[1]).toMatch(/^-+  -+  -+  -+  -+$/);
+    expect(lines[1]).toMatch(/^-+ {2}-+ {2}-+ {2}-+ {2}-+$/);
     expect(lines).toHaveLength(2 + 11);
     const col = lines[0]!.indexOf('value');
     for (const l of lines.slice(2)) expect(l[col - 1]).toBe(' ');
