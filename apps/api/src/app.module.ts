@@ -1,0 +1,154 @@
+import {
+  type DynamicModule,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type Provider,
+} from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from './config.js';
+import {
+  AgentController,
+  ApiKeyController,
+  AuditController,
+  AuthController,
+  MemberController,
+} from './controllers/account.controller.js';
+import { BackendController, PoolController, VipController } from './controllers/resource.controller.js';
+import { HealthController } from './controllers/system.controller.js';
+import { createPrisma, type PrismaClient } from './db/prisma.js';
+import { AuthGuard, ValidationInterceptor } from './http/guards.js';
+import { ProblemFilter } from './http/problem.filter.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { buildOpenApi } from './openapi/build.js';
+import { OPENAPI_DOC, OpenApiController } from './openapi/openapi.controller.js';
+import { DATABASE, PrismaDatabase } from './repositories/index.js';
+import {
+  AgentService,
+  ApiKeyService,
+  AuditService,
+  AuthService,
+  argon2Hasher,
+} from './services/account.service.js';
+import { MemberService } from './services/account.service.js';
+import { ChangeRunner } from './services/change-runner.js';
+import {
+  BullMqPublisher,
+  CONFIG_PUBLISHER,
+  type ConfigChangedPublisher,
+  NoopPublisher,
+} from './services/publisher.js';
+import { BackendService, PoolService, VipService } from './services/resource.service.js';
+import { PRISMA, REDIS } from './tokens.js';
+
+/** Every controller; the OpenAPI document is built from exactly this list. */
+export const CONTROLLERS = [
+  HealthController,
+  OpenApiController,
+  AuthController,
+  MemberController,
+  ApiKeyController,
+  PoolController,
+  BackendController,
+  VipController,
+  AgentController,
+  AuditController,
+];
+
+class Shutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CONFIG_PUBLISHER) private readonly publisher: ConfigChangedPublisher,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.publisher.close().catch(() => {});
+    await this.prisma.$disconnect().catch(() => {});
+    this.redis.disconnect();
+  }
+}
+
+function services(): Provider[] {
+  const db = { inject: [DATABASE, ChangeRunner] };
+  return [
+    {
+      provide: ChangeRunner,
+      inject: [DATABASE, CONFIG_PUBLISHER],
+      useFactory: (d: PrismaDatabase, p: ConfigChangedPublisher) => new ChangeRunner(d, p),
+    },
+    {
+      provide: AuthService,
+      inject: [DATABASE, ChangeRunner, APP_CONFIG],
+      useFactory: (d: PrismaDatabase, c: ChangeRunner, cfg: AppConfig) =>
+        new AuthService(d, c, argon2Hasher, cfg.SESSION_TTL_HOURS),
+    },
+    {
+      provide: MemberService,
+      ...db,
+      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new MemberService(d, c),
+    },
+    {
+      provide: ApiKeyService,
+      ...db,
+      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new ApiKeyService(d, c),
+    },
+    {
+      provide: AgentService,
+      ...db,
+      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new AgentService(d, c),
+    },
+    { provide: AuditService, inject: [DATABASE], useFactory: (d: PrismaDatabase) => new AuditService(d) },
+    {
+      provide: PoolService,
+      ...db,
+      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new PoolService(d, c),
+    },
+    {
+      provide: BackendService,
+      ...db,
+      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new BackendService(d, c),
+    },
+    { provide: VipService, ...db, useFactory: (d: PrismaDatabase, c: ChangeRunner) => new VipService(d, c) },
+  ];
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: CONTROLLERS,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL) },
+        { provide: DATABASE, inject: [PRISMA], useFactory: (p: PrismaClient) => new PrismaDatabase(p) },
+        {
+          provide: REDIS,
+          // One retry, then the command fails: a Redis outage shows up as errors and in /v1/health, not as hangs.
+          useFactory: () => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }),
+        },
+        {
+          provide: CONFIG_PUBLISHER,
+          inject: [REDIS],
+          useFactory: (r: Redis) =>
+            config.CONFIG_PUBLISHER === 'bullmq'
+              ? new BullMqPublisher(r, config.REDIS_PREFIX)
+              : new NoopPublisher(),
+        },
+        {
+          provide: RateLimiter,
+          inject: [REDIS],
+          useFactory: (r: Redis) => new RateLimiter(r, config.REDIS_PREFIX, config.AUTH_RATE_LIMIT_PER_MIN),
+        },
+        { provide: OPENAPI_DOC, useFactory: () => buildOpenApi(CONTROLLERS) },
+        ...services(),
+        Shutdown,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: ValidationInterceptor },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import { type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config.js';
+import { sendProblem } from './http/problem.filter.js';
+
+export const BODY_LIMIT = 64 * 1024;
+
+const NEST_LEVELS: Record<AppConfig['LOG_LEVEL'], LogLevel[] | false> = {
+  silent: false,
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/** Builds the API (not listening yet); tests call this and use `app.inject` or `listen(0)`. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: NEST_LEVELS[config.LOG_LEVEL],
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  // Errors raised before a route handler runs (body too large, malformed JSON, wrong content type).
+  fastify.setErrorHandler((err, req, reply) => sendProblem(reply, err, req.url));
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  await app.init();
+  return app;
+}

@@ -1,0 +1,56 @@
+// The environment is read once, here, into a typed object; a bad value fails the start with every problem.
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a ${protocols.join(' or ')}// URL`,
+  );
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Requests per minute per client address on /v1/auth/* (shared through Redis). */
+  AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(20),
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .default(24 * 7),
+  /** `bullmq` enqueues a config-push job per change; `none` disables it. */
+  CONFIG_PUBLISHER: z.enum(['bullmq', 'none']).default('bullmq'),
+  /** Key prefix for everything the API stores in Redis, so several deployments can share one. */
+  REDIS_PREFIX: z.string().min(1).default('slipstream'),
+});
+
+export type AppConfig = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
