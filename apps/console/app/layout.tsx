@@ -1,12 +1,16 @@
 import type { ReactNode } from 'react';
+import { Toaster } from '../components/ui';
+import './globals.css';
 
 export const metadata = { title: 'Slipstream console' };
+export const viewport = { width: 'device-width', initialScale: 1 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body style={{ fontFamily: 'system-ui, sans-serif', margin: 0, background: '#f7f8fa', color: '#1b1f24' }}>
+      <body>
         {children}
+        <Toaster />
       </body>
     </html>
   );

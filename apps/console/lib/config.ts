@@ -2,3 +2,12 @@
 export function apiUrl(): string {
   return (process.env.SLIPSTREAM_API_URL ?? 'http://127.0.0.1:3001').replace(/\/$/, '');
 }
+
+/**
+ * The agent install one-liner, with `{token}` where the join token goes. The installer arrives with agent
+ * enrollment (issue #4); until a deployment sets SLIPSTREAM_INSTALL_COMMAND, "Add agent" shows the bare token.
+ */
+export function installCommandTemplate(): string | undefined {
+  const t = process.env.SLIPSTREAM_INSTALL_COMMAND;
+  return t && t.includes('{token}') ? t : undefined;
+}

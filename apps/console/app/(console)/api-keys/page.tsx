@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { CreateApiKeyForm, RevokeApiKeyButton } from '../../../components/forms/AdminForms';
+import { api, canAdmin, getMe, read } from '../../../lib/api';
+import { fmtTime } from '../../../lib/format';
+
+export const metadata = { title: 'API keys · Slipstream' };
+
+export default async function ApiKeysPage() {
+  const me = await getMe();
+  const keys = await read((await api()).GET('/v1/api-keys', { params: { query: { limit: 200 } } }));
+  const admin = canAdmin(me.role);
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>API keys</h1>
+          <p>
+            For scripts, CI and Terraform. Send as{' '}
+            <span className="mono">Authorization: Bearer &lt;key&gt;</span>.
+          </p>
+        </div>
+      </div>
+      {admin ? (
+        <div className="card">
+          <h2>New API key</h2>
+          <CreateApiKeyForm idem={randomUUID()} />
+        </div>
+      ) : null}
+      <div className="card">
+        {keys.items.length === 0 ? (
+          <div className="empty">
+            <strong>No API keys</strong>
+            {admin ? 'Create one above; its secret is shown once.' : 'An admin can create keys.'}
+          </div>
+        ) : (
+          <div className="table-wrap">
+            <table data-testid="api-key-list">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Prefix</th>
+                  <th>Role</th>
+                  <th>Created</th>
+                  <th>Expires</th>
+                  <th>Last used</th>
+                  <th>Status</th>
+                  {admin ? <th /> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {keys.items.map((k) => (
+                  <tr key={k.id}>
+                    <td>{k.name}</td>
+                    <td className="mono">{k.prefix}…</td>
+                    <td>{k.role}</td>
+                    <td>{fmtTime(k.createdAt)}</td>
+                    <td>{k.expiresAt ? fmtTime(k.expiresAt) : 'never'}</td>
+                    <td>{fmtTime(k.lastUsedAt)}</td>
+                    <td>
+                      {k.revokedAt ? (
+                        <span className="badge bad">revoked</span>
+                      ) : (
+                        <span className="badge ok">active</span>
+                      )}
+                    </td>
+                    {admin ? <td>{k.revokedAt ? null : <RevokeApiKeyButton id={k.id} />}</td> : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </>
+  );
+}

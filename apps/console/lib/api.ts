@@ -1,0 +1,92 @@
+// Server-side access to the API. Only the Next.js server talks to the API: it reads the bearer token from
+// the httpOnly session cookie, so no token ever reaches browser JavaScript.
+import { cache } from 'react';
+import { notFound, redirect } from 'next/navigation';
+import {
+  createSlipstreamClient,
+  fieldErrors,
+  problemKind,
+  problemMessage,
+  toProblem,
+  type Problem,
+  type Schemas,
+  type SlipstreamClient,
+} from '@slipstream/api-client';
+import { apiUrl } from './config';
+import type { FormState } from './forms';
+import { sessionToken } from './session';
+
+export type Role = Schemas['Me']['role'];
+export type Me = Schemas['Me'];
+
+export const canOperate = (r: Role) => r !== 'viewer';
+export const canAdmin = (r: Role) => r === 'owner' || r === 'admin';
+
+/** A client without credentials (sign up, log in). */
+export function publicApi(): SlipstreamClient {
+  return createSlipstreamClient({ baseUrl: apiUrl() });
+}
+
+/** A client carrying the session's token. */
+export async function api(): Promise<SlipstreamClient> {
+  return createSlipstreamClient({ baseUrl: apiUrl(), token: await sessionToken() });
+}
+
+export class ApiProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problemMessage(problem));
+  }
+}
+
+type Result = { data?: unknown; error?: unknown; response: Response };
+
+/**
+ * Unwraps a read made while rendering a page: no session or an expired one goes to the login page, a
+ * missing resource to the 404 page, anything else to the error boundary with the API's own message.
+ */
+export async function read<R extends Result>(p: Promise<R>): Promise<NonNullable<R['data']>> {
+  const r = await p;
+  if (r.response.ok && r.data !== undefined) return r.data as NonNullable<R['data']>;
+  if (r.response.status === 401) redirect('/login?expired=1');
+  if (r.response.status === 404) notFound();
+  throw new ApiProblemError(toProblem(r.error, r.response));
+}
+
+/** Like read(), but also returns the ETag the API sent, for a later If-Match. */
+export async function readWithEtag<R extends Result>(
+  p: Promise<R>,
+): Promise<{ data: NonNullable<R['data']>; etag: string }> {
+  const r = await p;
+  const data = await read(Promise.resolve(r));
+  return { data, etag: r.response.headers.get('etag') ?? '' };
+}
+
+/** Who is logged in, once per request (the layout and the page both ask). */
+export const getMe = cache(async (): Promise<Me> => {
+  const token = await sessionToken();
+  if (!token) redirect('/login');
+  return read((await api()).GET('/v1/me'));
+});
+
+/** Turns a failed API call into a form state: field messages, conflict flag and a toast-able message. */
+export function failure(error: unknown, response: Response, idem?: string): FormState {
+  if (response.status === 401) redirect('/login?expired=1');
+  const p = toProblem(error, response);
+  const kind = problemKind(p);
+  const conflict = kind === 'precondition-failed' || response.status === 412;
+  const message = conflict
+    ? 'Someone changed this since you opened it. Reload the page to see the latest version, then apply your change again.'
+    : problemMessage(p);
+  return {
+    status: 'error',
+    message,
+    fields: fieldErrors(p),
+    conflict,
+    at: Date.now(),
+    ...(idem ? { idem } : {}),
+  };
+}
+
+export function success(message: string, extra: Partial<FormState> = {}): FormState {
+  return { status: 'ok', message, at: Date.now(), ...extra };
+}
