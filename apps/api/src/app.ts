@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config.js';
-import { sendProblem } from './http/problem.filter.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -25,9 +24,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     logger: NEST_LEVELS[config.LOG_LEVEL],
     abortOnError: false,
   });
-  const fastify = app.getHttpAdapter().getInstance();
-  // Errors raised before a route handler runs (body too large, malformed JSON, wrong content type).
-  fastify.setErrorHandler((err, req, reply) => sendProblem(reply, err, req.url));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
   return app;

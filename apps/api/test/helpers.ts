@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { inject } from 'vitest';
 import { createDatabase, dropDatabase } from '@slipstream/devstack';
@@ -108,5 +109,56 @@ export function expectProblem(r: Res, status: number, code?: string): void {
   }
   if (code && r.body.type !== `https://slipstream.dev/problems/${code}`) {
     throw new Error(`expected type ${code}, got ${r.body.type}: ${JSON.stringify(r.body)}`);
+  }
+}
+
+const TABLES = [
+  'Tenant',
+  'User',
+  'Membership',
+  'Session',
+  'ApiKey',
+  'Pool',
+  'Backend',
+  'Vip',
+  'Agent',
+  'JoinToken',
+  'AuditLog',
+  'IdempotencyKey',
+];
+
+/**
+ * Row counts of every table plus the sums of versions and config revisions: equal fingerprints before
+ * and after a request mean it wrote nothing.
+ */
+export async function fingerprint(databaseUrl: string): Promise<Record<string, string>> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const parts = [
+      ...TABLES.map((t) => `(SELECT count(*) FROM "${t}")::text AS "${t}"`),
+      `(SELECT coalesce(sum("configRevision"), 0) FROM "Tenant")::text AS revisions`,
+      ...['Pool', 'Backend', 'Vip', 'Membership', 'ApiKey'].map(
+        (t) => `(SELECT coalesce(sum(version), 0) FROM "${t}")::text AS "${t}_versions"`,
+      ),
+    ];
+    const { rows } = await c.query<Record<string, string>>(`SELECT ${parts.join(', ')}`);
+    return rows[0] ?? {};
+  } finally {
+    await c.end();
+  }
+}
+
+export async function sql<T extends Record<string, unknown>>(
+  databaseUrl: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, values)).rows;
+  } finally {
+    await c.end();
   }
 }

@@ -98,6 +98,13 @@ export class ValidationInterceptor implements NestInterceptor {
       }
       let body: unknown = undefined;
       if (spec.body) {
+        const type = String(req.headers['content-type'] ?? '')
+          .split(';')[0]
+          ?.trim()
+          .toLowerCase();
+        if (type !== 'application/json') {
+          throw new AppError(ErrorCode.UnsupportedMediaType, 'send the body as application/json');
+        }
         if (req.body === undefined || req.body === null) {
           throw new AppError(ErrorCode.Validation, 'a JSON body is required', [
             { path: 'body', message: 'required' },

@@ -28,6 +28,14 @@ export function toProblem(
     if (err.errors?.length) problem.errors = err.errors;
     return { problem, headers: err.headers ?? {} };
   }
+  const message = err instanceof Error ? err.message : '';
+  // Fastify's JSON parser error reaches here wrapped by Nest; its text is the only stable marker.
+  if (/not valid JSON|Unexpected (token|end of JSON)|JSON at position/i.test(message)) {
+    return {
+      problem: problemOf(ErrorCode.MalformedJson, 'the body is not valid JSON', instance),
+      headers: {},
+    };
+  }
   if (err instanceof HttpException) {
     const code = STATUS_CODES[err.getStatus()] ?? ErrorCode.Internal;
     if (code !== ErrorCode.Internal) return { problem: problemOf(code, err.message, instance), headers: {} };
