@@ -1,0 +1,779 @@
+/**
+ * The agent daemon: reconciles the desired state into the kernel, runs the redirect channel and keeps
+ * the per-flow bypass table in memory (never read back from the kernel except once at start-up).
+ *
+ * Ordering of a bypass (each side installs what it will receive before the other side sends it):
+ *   1. backend sees the flow's first packet arrive from a mux; installs `bi` (receive rewrite);
+ *   2. backend sends the signed redirect; client checks it, installs `ri` and `fo` in one transaction;
+ *   3. client acks; only then does the backend install `bo` (its replies leave as host->client).
+ * Removal runs the other way: senders (`fo`, `bo`) go first, receivers (`ri`, `bi`) a grace period later.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import { cidrContains } from '../core/cidr.js';
+import {
+  keyRef,
+  newNonce,
+  signAck,
+  signRedirect,
+  verifyAck,
+  verifyRedirect,
+  MSG_TYPE_ACK,
+  MSG_TYPE_REDIRECT,
+  REDIRECT_MAGIC,
+} from '../core/redirect-message.js';
+import { ReplayCache } from '../core/replay-cache.js';
+import { parseDesiredState, type DesiredState, type VipSpec } from '../config/desired-state.js';
+import { applyPlan, cleanupKernel, existingObjects, NftSession, run } from '../dataplane/kernel.js';
+import { NFT_TABLE, TUNNEL_DEV, renderPlan, vipTag } from '../dataplane/render.js';
+import { CounterVec, Histogram } from './metrics.js';
+
+/** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
+const GRACE_S = 5;
+const RETRY_DELAYS_MS = [50, 250, 1000];
+
+type Proto = 'tcp' | 'udp';
+
+interface ClientEntry {
+  vip: string;
+  vipName: string;
+  proto: Proto;
+  cport: number;
+  vport: number;
+  backendHost: string;
+  expiresAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface BackendEntry {
+  client: string;
+  proto: Proto;
+  cport: number;
+  vip: string;
+  vport: number;
+  vipName: string;
+  state: 'pending' | 'active' | 'rejected';
+  firstSeenMs: number;
+  activeSince: number;
+  nonce: string;
+  nonces: string[];
+  biExpiresAt: number;
+  boExpiresAt: number;
+  timers: NodeJS.Timeout[];
+}
+
+export interface AgentOptions {
+  configFile: string;
+  metricsPort: number;
+  metricsHost: string;
+  log?: (msg: string) => void;
+}
+
+function fkey(...parts: (string | number)[]): string {
+  return parts.join('|');
+}
+
+export class Agent {
+  private state: DesiredState | null = null;
+  private readonly nft = new NftSession();
+  private sock: dgram.Socket | null = null;
+  private sockAddr = '';
+  private tcpdump: ChildProcess | null = null;
+  private metricsServer: http.Server | null = null;
+  private replay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
+  private keys = new Map<string, Buffer>();
+  private readonly client = new Map<string, ClientEntry>();
+  private readonly backend = new Map<string, BackendEntry>();
+  private readonly pending = new Map<string, string>(); // nonce -> backend entry key
+  private stopped = false;
+  private reloading: Promise<void> = Promise.resolve();
+  private readonly log: (msg: string) => void;
+
+  readonly m = {
+    flows: new CounterVec('slipstream_flows_total', 'New flows seen by this agent, by VIP and role'),
+    bypassed: new CounterVec(
+      'slipstream_flows_bypassed_total',
+      'Flows this host switched to the direct path',
+    ),
+    redirectsSent: new CounterVec('slipstream_redirects_sent_total', 'Redirect messages sent (first tries)'),
+    redirectsRetried: new CounterVec('slipstream_redirects_retried_total', 'Redirect retransmissions'),
+    redirectsReceived: new CounterVec(
+      'slipstream_redirects_received_total',
+      'Redirects received, by result and reason',
+    ),
+    acks: new CounterVec('slipstream_redirect_acks_total', 'Acks received by the backend side'),
+    entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
+    configErrors: new CounterVec('slipstream_config_errors_total', 'Rejected desired-state files'),
+    revision: new CounterVec('slipstream_config_revision', 'Revision of the applied desired state', 'gauge'),
+    ttb: new Histogram(
+      'slipstream_time_to_bypass_seconds',
+      'First packet seen by the backend to entry active at the client',
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    ),
+  };
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log ?? ((msg) => console.log(`${new Date().toISOString()} ${msg}`));
+  }
+
+  async start(): Promise<void> {
+    const state = parseDesiredState(readFileSync(this.opts.configFile, 'utf8'));
+    await this.apply(state);
+    await this.nft.start();
+    await this.rebuildFromKernel();
+    this.startMetrics();
+    watchFile(this.opts.configFile, { interval: 500 }, () => this.reload());
+    process.on('SIGHUP', () => this.reload());
+  }
+
+  reload(): void {
+    this.reloading = this.reloading.then(async () => {
+      if (this.stopped) return;
+      let next: DesiredState;
+      try {
+        next = parseDesiredState(readFileSync(this.opts.configFile, 'utf8'));
+      } catch (err) {
+        this.m.configErrors.inc({});
+        this.log(`config rejected, keeping revision ${this.state?.revision}: ${(err as Error).message}`);
+        return;
+      }
+      try {
+        await this.apply(next);
+      } catch (err) {
+        this.m.configErrors.inc({});
+        this.log(`apply failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  private async apply(next: DesiredState): Promise<void> {
+    const prev = this.state;
+    if (prev && (prev.agent.underlay !== next.agent.underlay || prev.agent.role !== next.agent.role)) {
+      throw new Error('agent identity (role, underlay) cannot change at run time; restart the agent');
+    }
+    const existing = (await existingObjects()) ?? undefined;
+    const plan = renderPlan(next, existing);
+    await applyPlan(plan, next.encap);
+    this.state = next;
+    this.keys = new Map(
+      Object.entries(next.redirect.keys).map(([id, k]) => [
+        keyRef(next.agent.tenantId, id),
+        Buffer.from(k, 'base64'),
+      ]),
+    );
+    this.replay =
+      prev?.redirect.windowMs === next.redirect.windowMs
+        ? this.replay
+        : new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
+    this.m.revision.set({}, next.revision);
+    if (next.agent.role === 'host') {
+      await this.ensureSocket(next);
+      this.ensureTcpdump();
+      await this.pruneForConfig(next);
+    }
+    this.log(`applied revision ${next.revision} (${next.vips.length} VIPs, role ${next.agent.role})`);
+  }
+
+  // ---------------------------------------------------------------- start-up state
+
+  /** Reads the flow maps once, so a restarted agent knows (and expires) the entries its predecessor made. */
+  private async rebuildFromKernel(): Promise<void> {
+    if (this.state?.agent.role !== 'host') return;
+    const now = Date.now();
+    type Elem = { elem: { val: { concat: (string | number)[] }; expires?: number } };
+    const read = async (name: string): Promise<[Elem, string | undefined][]> => {
+      const out = JSON.parse(
+        await run('nft', ['-j', 'list', name === 'bo' ? 'set' : 'map', 'ip', NFT_TABLE, name]),
+      ) as {
+        nftables: { map?: { elem?: unknown[] }; set?: { elem?: unknown[] } }[];
+      };
+      const items = out.nftables.flatMap((x) => x.map?.elem ?? x.set?.elem ?? []);
+      return items.map((it) =>
+        Array.isArray(it) ? [it[0] as Elem, String(it[1])] : [it as Elem, undefined],
+      );
+    };
+    for (const [e, backendHost] of await read('fo')) {
+      const [vip, proto, cport, vport] = e.elem.val.concat as [string, Proto, number, number];
+      const v = this.findVip(vip, proto, vport);
+      const entry: ClientEntry = {
+        vip,
+        vipName: v?.name ?? vip,
+        proto,
+        cport,
+        vport,
+        backendHost: backendHost!,
+        expiresAt: now + (e.elem.expires ?? 0) * 1000,
+      };
+      this.client.set(fkey(vip, proto, cport, vport), entry);
+      this.armClientTimer(entry);
+    }
+    for (const [e] of await read('bo')) {
+      const [vip, client, proto, vport, cport] = e.elem.val.concat as [string, string, Proto, number, number];
+      const v = this.findVip(vip, proto, vport);
+      const ent: BackendEntry = {
+        client,
+        proto,
+        cport,
+        vip,
+        vport,
+        vipName: v?.name ?? vip,
+        state: 'active',
+        firstSeenMs: now,
+        activeSince: now,
+        nonce: '',
+        nonces: [],
+        biExpiresAt: now + ((e.elem.expires ?? 0) + GRACE_S) * 1000,
+        boExpiresAt: now + (e.elem.expires ?? 0) * 1000,
+        timers: [],
+      };
+      this.backend.set(fkey(client, proto, cport, vip, vport), ent);
+      this.armBackendTimers(ent, v);
+    }
+    this.updateGauges();
+    this.log(
+      `rebuilt ${this.client.size} client and ${this.backend.size} backend bypass entries from the kernel`,
+    );
+  }
+
+  // ---------------------------------------------------------------- redirect channel
+
+  private async ensureSocket(state: DesiredState): Promise<void> {
+    const addr = `${state.agent.underlay}:${state.redirect.port}`;
+    if (this.sock && this.sockAddr === addr) return;
+    this.sock?.close();
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (buf, rinfo) => this.onMessage(buf, rinfo));
+    sock.on('error', (err) => this.log(`redirect socket: ${err.message}`));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(state.redirect.port, state.agent.underlay, () => resolve());
+    });
+    this.sock = sock;
+    this.sockAddr = addr;
+  }
+
+  private onMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (buf.length < 5 || !buf.subarray(0, 4).equals(REDIRECT_MAGIC)) {
+      this.m.redirectsReceived.inc({ result: 'rejected', reason: 'malformed' });
+      return;
+    }
+    if (buf[4] === MSG_TYPE_REDIRECT) void this.onRedirect(buf, rinfo);
+    else if (buf[4] === MSG_TYPE_ACK) void this.onAck(buf);
+    else this.m.redirectsReceived.inc({ result: 'rejected', reason: 'malformed' });
+  }
+
+  private reply(to: dgram.RemoteInfo, nonce: string, accepted: boolean, reason?: string): void {
+    const st = this.state!;
+    const key = Buffer.from(st.redirect.keys[st.redirect.activeKeyId]!, 'base64');
+    const ack = signAck(
+      {
+        tenantId: st.agent.tenantId,
+        keyId: st.redirect.activeKeyId,
+        nonce,
+        accepted,
+        ...(reason ? { reason } : {}),
+      },
+      key,
+    );
+    this.sock?.send(ack, to.port, to.address);
+  }
+
+  private findVip(address: string, proto: string, port: number): VipSpec | undefined {
+    return this.state?.vips.find((v) => v.address === address && v.protocol === proto && v.port === port);
+  }
+
+  /** Client side: validate, install ri+fo in one transaction, ack. */
+  private async onRedirect(buf: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
+    const st = this.state!;
+    const now = Date.now();
+    const res = verifyRedirect(buf, this.keys, now, this.replay, st.redirect.windowMs);
+    const reject = (reason: string, nonce?: string): void => {
+      this.m.redirectsReceived.inc({ result: 'rejected', reason });
+      // Only authenticated messages get a (negative) ack: forged ones must not make us a reflector.
+      if (nonce) this.reply(rinfo, nonce, false, reason);
+    };
+    if (!res.ok) {
+      reject(res.reason);
+      return;
+    }
+    const r = res.redirect;
+    const f = r.flow;
+    const vip = this.findVip(f.vip, f.protocol, f.vipPort);
+    if (f.clientAddr !== st.agent.underlay) return reject('not_local', r.nonce);
+    if (!vip) return reject('unknown_vip', r.nonce);
+    const b = vip.backends.find((x) => x.address === r.backendHost);
+    if (!b || b.state !== 'active' || b.weight === 0 || r.backendPort !== vip.port)
+      return reject('backend_not_in_pool', r.nonce);
+    if (!vip.bypass.enabled) return reject('bypass_disabled', r.nonce);
+    if (
+      vip.bypass.sourceCidrs.length > 0 &&
+      !vip.bypass.sourceCidrs.some((c) => cidrContains(c, f.clientAddr))
+    ) {
+      return reject('source_not_allowed', r.nonce);
+    }
+    const k = fkey(f.vip, f.protocol, f.clientPort, f.vipPort);
+    const existing = this.client.get(k);
+    if (!existing) {
+      let count = 0;
+      for (const e of this.client.values())
+        if (e.vip === vip.address && e.vport === vip.port && e.proto === vip.protocol) count++;
+      if (count >= vip.bypass.maxFlowsPerHost) return reject('table_full', r.nonce);
+      // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
+      for (const e of this.client.values()) {
+        if (
+          e.backendHost === r.backendHost &&
+          e.proto === f.protocol &&
+          e.vport === f.vipPort &&
+          e.cport === f.clientPort
+        ) {
+          return reject('conflict', r.nonce);
+        }
+      }
+    } else if (existing.backendHost !== r.backendHost) {
+      return reject('conflict', r.nonce);
+    }
+    const t = vip.bypass.idleTimeoutS;
+    const fo = `${f.vip} . ${f.protocol} . ${f.clientPort} . ${f.vipPort}`;
+    const ri = `${r.backendHost} . ${f.protocol} . ${f.vipPort} . ${f.clientPort}`;
+    const add = `add element ip ${NFT_TABLE} ri { ${ri} timeout ${t + GRACE_S}s : ${f.vip} }; add element ip ${NFT_TABLE} fo { ${fo} timeout ${t}s : ${r.backendHost} }`;
+    const del = `delete element ip ${NFT_TABLE} ri { ${ri} }; delete element ip ${NFT_TABLE} fo { ${fo} }`;
+    try {
+      // A renewal replaces both elements atomically, which restarts their timeouts.
+      await this.nft.exec(existing ? `${del}; ${add}` : add);
+    } catch (err) {
+      try {
+        await this.nft.exec(existing ? add : `${del}; ${add}`);
+      } catch {
+        this.log(`install of ${k} failed: ${(err as Error).message}`);
+        return reject('install_failed', r.nonce);
+      }
+    }
+    if (existing?.timer) clearTimeout(existing.timer);
+    const entry: ClientEntry = {
+      vip: f.vip,
+      vipName: vip.name,
+      proto: f.protocol,
+      cport: f.clientPort,
+      vport: f.vipPort,
+      backendHost: r.backendHost,
+      expiresAt: Date.now() + t * 1000,
+    };
+    this.client.set(k, entry);
+    this.armClientTimer(entry);
+    this.m.redirectsReceived.inc({ result: 'accepted', reason: existing ? 'renewed' : 'new' });
+    if (!existing) this.m.bypassed.inc({ vip: vip.name });
+    this.updateGauges();
+    this.reply(rinfo, r.nonce, true);
+  }
+
+  private armClientTimer(e: ClientEntry): void {
+    // The kernel expires the elements itself; this only forgets them (slightly later, never earlier).
+    e.timer = setTimeout(
+      () => {
+        const k = fkey(e.vip, e.proto, e.cport, e.vport);
+        if (this.client.get(k) === e) {
+          this.client.delete(k);
+          this.updateGauges();
+        }
+      },
+      Math.max(0, e.expiresAt - Date.now()) + GRACE_S * 1000 + 100,
+    );
+    e.timer.unref();
+  }
+
+  /** Backend side: ack for one of our redirects. */
+  private async onAck(buf: Buffer): Promise<void> {
+    const res = verifyAck(buf, this.keys);
+    if (!res.ok) {
+      this.m.acks.inc({ result: 'invalid', reason: res.reason });
+      return;
+    }
+    const k = this.pending.get(res.nonce);
+    if (k === undefined) return;
+    const e = this.backend.get(k);
+    if (!e) return;
+    this.clearNonces(e);
+    e.timers.forEach(clearTimeout);
+    e.timers = [];
+    const vip = this.findVip(e.vip, e.proto, e.vport);
+    if (!res.accepted || !vip) {
+      this.m.acks.inc({ result: 'rejected', reason: res.reason ?? 'unknown' });
+      e.state = 'rejected';
+      await this.removeBackendEntry(k, e, false);
+      return;
+    }
+    this.m.acks.inc({ result: 'accepted', reason: '' });
+    const t = vip.bypass.idleTimeoutS;
+    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const wasActive = e.state === 'active';
+    try {
+      await this.nft.exec(
+        wasActive
+          ? `delete element ip ${NFT_TABLE} bo { ${bo} }; add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`
+          : `add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`,
+      );
+    } catch {
+      try {
+        await this.nft.exec(`add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`);
+      } catch (err) {
+        this.log(`bo install failed for ${k}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    const now = Date.now();
+    if (!wasActive) this.m.ttb.observe((now - e.firstSeenMs) / 1000);
+    e.state = 'active';
+    e.activeSince = now;
+    e.boExpiresAt = now + t * 1000;
+    this.armBackendTimers(e, vip);
+    this.updateGauges();
+  }
+
+  private armBackendTimers(e: BackendEntry, vip: VipSpec | undefined): void {
+    e.timers.forEach(clearTimeout);
+    const k = fkey(e.client, e.proto, e.cport, e.vip, e.vport);
+    const renewAt = e.activeSince + (e.boExpiresAt - e.activeSince) * 0.75;
+    const renew = setTimeout(() => void this.renew(k, e), Math.max(0, renewAt - Date.now()));
+    const forget = setTimeout(
+      () => {
+        if (this.backend.get(k) === e) {
+          this.backend.delete(k);
+          this.updateGauges();
+        }
+      },
+      Math.max(0, e.biExpiresAt - Date.now()) + 100,
+    );
+    renew.unref();
+    forget.unref();
+    e.timers = [renew, forget];
+    void vip;
+  }
+
+  /** Keeps a live flow bypassed past the idle timeout: only flows conntrack still knows are renewed. */
+  private async renew(k: string, e: BackendEntry): Promise<void> {
+    if (this.backend.get(k) !== e || this.stopped) return;
+    const alive = await run('conntrack', [
+      '-G',
+      '-p',
+      e.proto,
+      '-s',
+      e.client,
+      '-d',
+      e.vip,
+      '--sport',
+      String(e.cport),
+      '--dport',
+      String(e.vport),
+    ]).then(
+      () => true,
+      () => false,
+    );
+    const vip = this.findVip(e.vip, e.proto, e.vport);
+    if (!alive || !vip) return;
+    await this.sendRedirect(k, e, vip, true);
+  }
+
+  // ---------------------------------------------------------------- backend side: new flows from a mux
+
+  private ensureTcpdump(): void {
+    if (this.tcpdump) return;
+    // Spawned once; prints one line per new flow arriving decapsulated from a mux (TCP SYN, any UDP).
+    const p = spawn(
+      'tcpdump',
+      [
+        '-i',
+        TUNNEL_DEV,
+        '-n',
+        '-l',
+        '-tt',
+        '--immediate-mode',
+        '-Q',
+        'in',
+        '-q',
+        'ip and ((tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.tcpdump = p;
+    const rl = createInterface({ input: p.stdout! });
+    rl.on('line', (line) => this.onPacketLine(line));
+    p.stderr!.on('data', () => undefined);
+    p.on('exit', (code) => {
+      this.tcpdump = null;
+      if (!this.stopped) {
+        this.log(`tcpdump exited (${code}); restarting`);
+        setTimeout(() => this.ensureTcpdump(), 500).unref();
+      }
+    });
+  }
+
+  /** `1700000000.123456 IP 198.18.0.11.40000 > 198.19.0.10.80: tcp 0` */
+  private onPacketLine(line: string): void {
+    const m = /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): (tcp|UDP)/.exec(
+      line,
+    );
+    if (!m) return;
+    const seenMs = Number(m[1]) * 1000;
+    const proto: Proto = m[6] === 'tcp' ? 'tcp' : 'udp';
+    this.onNewFlow(m[2]!, Number(m[3]), m[4]!, Number(m[5]), proto, seenMs);
+  }
+
+  private onNewFlow(
+    client: string,
+    cport: number,
+    vipAddr: string,
+    vport: number,
+    proto: Proto,
+    seenMs: number,
+  ): void {
+    const st = this.state;
+    if (!st) return;
+    const vip = this.findVip(vipAddr, proto, vport);
+    if (!vip) return;
+    const me = vip.backends.find((b) => b.address === st.agent.underlay);
+    if (!me || me.state !== 'active') return;
+    const k = fkey(client, proto, cport, vipAddr, vport);
+    const e = this.backend.get(k);
+    if (e) {
+      // A packet from the mux for a flow we think is bypassed: the client lost its entry (or, for a TCP
+      // SYN, this is a new connection reusing the tuple). Stop rewriting replies at once, then start over.
+      if (e.state === 'pending' || Date.now() - e.activeSince < 1000) return;
+      if (e.state === 'active' && proto === 'udp' && Date.now() - e.activeSince < 2000) return;
+      void this.removeBackendEntry(k, e, true).then(() =>
+        this.onNewFlow(client, cport, vipAddr, vport, proto, seenMs),
+      );
+      return;
+    }
+    this.m.flows.inc({ vip: vip.name, role: 'backend' });
+    if (!vip.bypass.enabled) return;
+    if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
+      return;
+    const t = vip.bypass.idleTimeoutS;
+    const now = Date.now();
+    const ent: BackendEntry = {
+      client,
+      proto,
+      cport,
+      vip: vipAddr,
+      vport,
+      vipName: vip.name,
+      state: 'pending',
+      firstSeenMs: Math.min(seenMs, now),
+      activeSince: now,
+      nonce: '',
+      nonces: [],
+      biExpiresAt: now + (t + GRACE_S) * 1000,
+      boExpiresAt: now + t * 1000,
+      timers: [],
+    };
+    this.backend.set(k, ent);
+    const bi = `${client} . ${proto} . ${cport} . ${vport}`;
+    this.nft
+      .exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`)
+      .then(() => this.sendRedirect(k, ent, vip, false))
+      .catch((err: Error) => {
+        this.log(`bi install failed for ${k}: ${err.message}`);
+        this.backend.delete(k);
+      });
+  }
+
+  private async sendRedirect(k: string, e: BackendEntry, vip: VipSpec, renewal: boolean): Promise<void> {
+    const st = this.state!;
+    if (renewal) {
+      // Extend the receive rewrite first: it must outlive whatever the client installs next.
+      const t = vip.bypass.idleTimeoutS;
+      const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+      try {
+        await this.nft.exec(
+          `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`,
+        );
+        e.biExpiresAt = Date.now() + (t + GRACE_S) * 1000;
+      } catch (err) {
+        this.log(`bi renewal failed for ${k}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    const key = Buffer.from(st.redirect.keys[st.redirect.activeKeyId]!, 'base64');
+    // Every attempt is a fresh message (new nonce, new timestamp): a retry of the same bytes would be
+    // rejected as a replay when only the ack was lost. The client treats a repeat as a renewal.
+    const attempt = (): void => {
+      const nonce = newNonce();
+      e.nonce = nonce;
+      e.nonces.push(nonce);
+      this.pending.set(nonce, k);
+      const msg = signRedirect(
+        {
+          tenantId: st.agent.tenantId,
+          keyId: st.redirect.activeKeyId,
+          flow: {
+            protocol: e.proto,
+            clientAddr: e.client,
+            clientPort: e.cport,
+            vip: e.vip,
+            vipPort: e.vport,
+          },
+          backendHost: st.agent.underlay,
+          backendAddr: st.agent.underlay,
+          backendPort: vip.port,
+          timestampMs: Date.now(),
+          nonce,
+        },
+        key,
+      );
+      this.sock?.send(msg, st.redirect.port, e.client);
+    };
+    this.clearNonces(e);
+    attempt();
+    this.m.redirectsSent.inc({ vip: vip.name });
+    let delay = 0;
+    for (const d of RETRY_DELAYS_MS) {
+      delay += d;
+      const t = setTimeout(() => {
+        if (this.backend.get(k) === e && this.pending.has(e.nonce)) {
+          this.m.redirectsRetried.inc({ vip: vip.name });
+          attempt();
+        }
+      }, delay);
+      t.unref();
+      e.timers.push(t);
+    }
+    const giveUp = setTimeout(() => {
+      if (this.pending.has(e.nonce)) this.clearNonces(e);
+    }, delay + 1000);
+    giveUp.unref();
+    e.timers.push(giveUp);
+  }
+
+  private clearNonces(e: BackendEntry): void {
+    for (const n of e.nonces) this.pending.delete(n);
+    e.nonces = [];
+  }
+
+  private async removeBackendEntry(k: string, e: BackendEntry, graceForBi: boolean): Promise<void> {
+    e.timers.forEach(clearTimeout);
+    this.backend.delete(k);
+    this.clearNonces(e);
+    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+    if (e.state === 'active')
+      await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
+    const dropBi = (): Promise<void> =>
+      this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }`).catch(() => undefined);
+    if (graceForBi) setTimeout(() => void dropBi(), GRACE_S * 1000).unref();
+    else await dropBi();
+    this.updateGauges();
+  }
+
+  // ---------------------------------------------------------------- config changes
+
+  /** Drops bypass entries whose backend left the pool, was drained or disabled, or whose VIP changed policy. */
+  private async pruneForConfig(st: DesiredState): Promise<void> {
+    for (const [k, e] of [...this.client]) {
+      const vip = this.findVip(e.vip, e.proto, e.vport);
+      const b = vip?.backends.find((x) => x.address === e.backendHost);
+      const keep =
+        vip &&
+        vip.bypass.enabled &&
+        b &&
+        b.state === 'active' &&
+        b.weight > 0 &&
+        (vip.bypass.sourceCidrs.length === 0 ||
+          vip.bypass.sourceCidrs.some((c) => cidrContains(c, st.agent.underlay)));
+      if (keep) continue;
+      this.client.delete(k);
+      if (e.timer) clearTimeout(e.timer);
+      const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
+      const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
+      // Stop sending rewritten packets now; keep accepting rewritten replies a little longer.
+      await this.nft.exec(`delete element ip ${NFT_TABLE} fo { ${fo} }`).catch(() => undefined);
+      setTimeout(
+        () => void this.nft.exec(`delete element ip ${NFT_TABLE} ri { ${ri} }`).catch(() => undefined),
+        GRACE_S * 1000,
+      ).unref();
+    }
+    for (const [k, e] of [...this.backend]) {
+      const vip = this.findVip(e.vip, e.proto, e.vport);
+      const me = vip?.backends.find((x) => x.address === st.agent.underlay);
+      if (vip && vip.bypass.enabled && me && me.state === 'active' && me.weight > 0) continue;
+      await this.removeBackendEntry(k, e, true);
+    }
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    this.m.entries.reset();
+    for (const v of this.state?.vips ?? []) this.m.entries.set({ vip: v.name }, 0);
+    for (const e of this.client.values()) this.m.entries.inc({ vip: e.vipName });
+  }
+
+  // ---------------------------------------------------------------- metrics
+
+  private startMetrics(): void {
+    this.metricsServer = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.renderMetrics().then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    });
+    this.metricsServer.listen(this.opts.metricsPort, this.opts.metricsHost);
+  }
+
+  async renderMetrics(): Promise<string> {
+    const packets = new CounterVec(
+      'slipstream_packets_total',
+      'Packets this host sent toward the VIP, by path',
+    );
+    const bytes = new CounterVec('slipstream_bytes_total', 'Bytes this host sent toward the VIP, by path');
+    const mux = new CounterVec('slipstream_mux_packets_total', 'VIP packets forwarded by this mux');
+    const muxBytes = new CounterVec('slipstream_mux_bytes_total', 'VIP bytes forwarded by this mux');
+    const out = JSON.parse(await run('nft', ['-j', 'list', 'counters', 'table', 'ip', NFT_TABLE])) as {
+      nftables: { counter?: { name: string; packets: number; bytes: number } }[];
+    };
+    const byTag = new Map<string, string>();
+    for (const v of this.state?.vips ?? []) byTag.set(vipTag(v), v.name);
+    for (const item of out.nftables) {
+      const c = item.counter;
+      if (!c) continue;
+      const name = byTag.get(c.name.slice(2));
+      if (!name) continue;
+      if (c.name.startsWith('m_') || c.name.startsWith('d_')) {
+        const path = c.name.startsWith('m_') ? 'mux' : 'direct';
+        packets.set({ vip: name, path }, c.packets);
+        bytes.set({ vip: name, path }, c.bytes);
+      } else if (c.name.startsWith('x_')) {
+        mux.set({ vip: name }, c.packets);
+        muxBytes.set({ vip: name }, c.bytes);
+      }
+    }
+    const parts = [packets, bytes, mux, muxBytes, ...Object.values(this.m)].map((x) => x.render());
+    return parts.join('\n') + '\n';
+  }
+
+  /** Flow table snapshot for tests and status. */
+  snapshot(): { client: ClientEntry[]; backend: Omit<BackendEntry, 'timers'>[] } {
+    return {
+      client: [...this.client.values()].map(({ timer: _t, ...rest }) => rest),
+      backend: [...this.backend.values()].map(({ timers: _t, ...rest }) => rest),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    unwatchFile(this.opts.configFile);
+    this.tcpdump?.kill();
+    this.sock?.close();
+    this.metricsServer?.close();
+    this.nft.stop();
+    for (const e of this.client.values()) if (e.timer) clearTimeout(e.timer);
+    for (const e of this.backend.values()) e.timers.forEach(clearTimeout);
+  }
+}
+
+export { cleanupKernel };

@@ -1,0 +1,251 @@
+/**
+ * Pure rendering of a desired state into kernel objects: the static nftables ruleset (chains, counters,
+ * the VIP dispatch map, Maglev maps), policy-routing rules and routes. Per-flow bypass elements are not
+ * rendered here: the agent adds them one by one through a persistent nft session.
+ *
+ * Data path (see DESIGN.md): VIP traffic is carried in VXLAN-GPE (collect-metadata device plus
+ * lightweight-tunnel routes) from client host to mux and from mux to backend host; the backend holds the
+ * VIP locally and answers directly (DSR). A bypassed flow is rewritten statelessly at both ends:
+ * client `out` (route chain, after conntrack) VIP->backend host, backend `pre` (raw, before conntrack)
+ * back to VIP; replies mirrored (backend `out` VIP->backend host, client `pre` back to VIP).
+ */
+import { createHash } from 'node:crypto';
+import { maglevSize, maglevTable } from '../core/maglev.js';
+import type { DesiredState, VipSpec } from '../config/desired-state.js';
+
+export const NFT_TABLE = 'slipstream';
+export const TUNNEL_DEV = 'slvx0';
+/** Label of the VIP addresses this agent holds on `lo`. */
+export const VIP_LABEL = 'lo:slvip';
+/** Routes this agent owns carry this protocol number, so they can be listed and removed exactly. */
+export const ROUTE_PROTO = 83;
+export const RULE_PREF_BASE = 1000;
+export const MUX_MARK_BASE = 0x5300;
+export const BACKEND_MARK_BASE = 0x5400;
+const HASH_SEED = '0x534c5053';
+
+/** Short stable name for a VIP in nft object names (ids may contain characters nft does not accept). */
+export function vipTag(vip: Pick<VipSpec, 'id'>): string {
+  return createHash('sha256').update(vip.id).digest('hex').slice(0, 10);
+}
+
+export interface RouteSpec {
+  table: number | 'main';
+  dst: string;
+  encapDst: string;
+  src?: string;
+  mtu: number;
+}
+
+export interface RuleSpec {
+  pref: number;
+  fwmark: number;
+  table: number;
+}
+
+export interface KernelPlan {
+  nft: string;
+  /** Names of chains, counters, maps the ruleset owns (to prune stale ones). */
+  objects: { chains: string[]; counters: string[]; maps: string[] };
+  routes: RouteSpec[];
+  rules: RuleSpec[];
+  /** VIP addresses to hold locally (this host is a backend of them). */
+  localVips: string[];
+  sysctls: Record<string, string>;
+}
+
+export interface ExistingObjects {
+  chains: string[];
+  counters: string[];
+  maps: string[];
+}
+
+const FIVE_TUPLE = 'ip saddr . ip daddr . meta l4proto . th sport . th dport';
+
+/** Muxes a client host spreads over: the healthy ones, or all of them when none is healthy. */
+export function activeMuxes(state: DesiredState): string[] {
+  const healthy = state.muxes.filter((m) => m.healthy).map((m) => m.address);
+  return healthy.length > 0 ? healthy : state.muxes.map((m) => m.address);
+}
+
+/** Backend hosts a mux forwards to, sorted so marks are stable for the same config. */
+export function backendHosts(state: DesiredState): string[] {
+  return [...new Set(state.vips.flatMap((v) => v.backends.map((b) => b.address)))].sort();
+}
+
+export function maglevFor(vip: VipSpec): { size: number; slots: Int32Array } {
+  const size = maglevSize(vip.backends.length);
+  const eligible = vip.backends.map((b) => ({ key: b.address, weight: b.state === 'active' ? b.weight : 0 }));
+  return { size, slots: maglevTable(eligible, size) };
+}
+
+function sortedVips(state: DesiredState): VipSpec[] {
+  return [...state.vips].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function vipKey(v: VipSpec): string {
+  return `${v.address} . ${v.protocol} . ${v.port}`;
+}
+
+const FLOW_MAPS = [
+  // client: VIP . proto . client port . VIP port -> backend host
+  'add map ip slipstream fo { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  // client: backend host . proto . VIP port . client port -> VIP
+  'add map ip slipstream ri { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  // backend: client . proto . client port . VIP port -> VIP
+  'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  // backend: VIP . client . proto . VIP port . client port (replies leave with this host's address)
+  'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags timeout; }',
+];
+
+export function renderPlan(
+  state: DesiredState,
+  existing: ExistingObjects = { chains: [], counters: [], maps: [] },
+): KernelPlan {
+  const self = state.agent.underlay;
+  const mtu = state.encap.innerMtu;
+  const lines: string[] = [`add table ip ${NFT_TABLE}`];
+  const chains: string[] = [];
+  const counters: string[] = [];
+  const maps: string[] = ['vips', 'sync'];
+  const rules: RuleSpec[] = [];
+  const routes: RouteSpec[] = [];
+  const localVips: string[] = [];
+  const vips = sortedVips(state);
+  // Mark tables hold only VIP routes: the tunnel's own outer lookup carries the same mark and must fall
+  // through to the main table, or it would loop into the tunnel.
+  const vipAddrList = [...new Set(vips.map((v) => v.address))].sort();
+  lines.push('add map ip slipstream vips { type ipv4_addr . inet_proto . inet_service : verdict; }');
+  // Private to NftSession: its completion token.
+  lines.push('add set ip slipstream sync { type ipv4_addr; }');
+  const sysctls: Record<string, string> = {
+    'net.ipv4.conf.all.rp_filter': '0',
+    'net.ipv4.conf.default.rp_filter': '0',
+    [`net.ipv4.conf.${TUNNEL_DEV}.rp_filter`]: '0',
+  };
+  const body: string[] = [];
+  const elements: string[] = [];
+
+  if (state.agent.role === 'mux') {
+    Object.assign(sysctls, {
+      'net.ipv4.ip_forward': '1',
+      'net.ipv4.conf.all.send_redirects': '0',
+      [`net.ipv4.conf.${TUNNEL_DEV}.send_redirects`]: '0',
+    });
+    const hosts = backendHosts(state);
+    hosts.forEach((h, j) => {
+      const mark = BACKEND_MARK_BASE + j;
+      rules.push({ pref: RULE_PREF_BASE + j, fwmark: mark, table: mark });
+      for (const a of vipAddrList) routes.push({ table: mark, dst: `${a}/32`, encapDst: h, mtu });
+    });
+    lines.push('add chain ip slipstream pre { type filter hook prerouting priority raw; policy accept; }');
+    chains.push('pre');
+    body.push('flush chain ip slipstream pre');
+    // Mux VIP traffic is never conntracked: the mux sees one direction only (DSR) and must stay stateless.
+    body.push(
+      `add rule ip slipstream pre iifname "${TUNNEL_DEV}" ip daddr . meta l4proto . th dport vmap @vips`,
+    );
+    for (const v of vips) {
+      const t = vipTag(v);
+      const { size, slots } = maglevFor(v);
+      lines.push(`add counter ip slipstream x_${t}`);
+      lines.push(`add chain ip slipstream v_${t}`);
+      lines.push(`add map ip slipstream mg_${t} { typeof numgen inc mod 2 : meta mark; }`);
+      counters.push(`x_${t}`);
+      chains.push(`v_${t}`);
+      maps.push(`mg_${t}`);
+      const key = v.distribution === 'source-ip' ? 'ip saddr' : FIVE_TUPLE;
+      body.push(`flush chain ip slipstream v_${t}`);
+      body.push(
+        `add rule ip slipstream v_${t} notrack counter name "x_${t}" meta mark set jhash ${key} mod ${size} seed ${HASH_SEED} map @mg_${t}`,
+      );
+      body.push(`flush map ip slipstream mg_${t}`);
+      const els: string[] = [];
+      slots.forEach((b, slot) => {
+        if (b >= 0) els.push(`${slot} : ${BACKEND_MARK_BASE + hosts.indexOf(v.backends[b]!.address)}`);
+      });
+      for (let i = 0; i < els.length; i += 2000) {
+        body.push(`add element ip slipstream mg_${t} { ${els.slice(i, i + 2000).join(', ')} }`);
+      }
+      elements.push(`${vipKey(v)} : goto v_${t}`);
+    }
+  } else {
+    Object.assign(sysctls, {
+      'net.ipv4.conf.all.arp_ignore': '1',
+      'net.ipv4.conf.all.arp_announce': '2',
+    });
+    const muxes = activeMuxes(state);
+    muxes.forEach((m, i) => {
+      const mark = MUX_MARK_BASE + i;
+      rules.push({ pref: RULE_PREF_BASE + i, fwmark: mark, table: mark });
+      for (const a of vipAddrList) routes.push({ table: mark, dst: `${a}/32`, encapDst: m, src: self, mtu });
+    });
+    lines.push(...FLOW_MAPS);
+    maps.push('fo', 'ri', 'bi', 'bo');
+    lines.push('add chain ip slipstream out { type route hook output priority mangle; policy accept; }');
+    lines.push('add chain ip slipstream pre { type filter hook prerouting priority raw; policy accept; }');
+    chains.push('out', 'pre');
+    body.push('flush chain ip slipstream out', 'flush chain ip slipstream pre');
+    body.push('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips');
+    body.push(
+      `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo ip saddr set ${self}`,
+    );
+    body.push(
+      `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip saddr set ip saddr . meta l4proto . th sport . th dport map @ri`,
+    );
+    body.push(
+      `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip daddr ${self} ip daddr set ip saddr . meta l4proto . th sport . th dport map @bi`,
+    );
+    const muxMap = muxes.map((_m, i) => `${i} : ${MUX_MARK_BASE + i}`).join(', ');
+    const vipAddrs = new Set<string>();
+    for (const v of vips) {
+      const t = vipTag(v);
+      lines.push(
+        `add counter ip slipstream m_${t}`,
+        `add counter ip slipstream d_${t}`,
+        `add chain ip slipstream v_${t}`,
+      );
+      counters.push(`m_${t}`, `d_${t}`);
+      chains.push(`v_${t}`);
+      body.push(`flush chain ip slipstream v_${t}`);
+      body.push(
+        `add rule ip slipstream v_${t} ip daddr set ip daddr . meta l4proto . th sport . th dport map @fo counter name "d_${t}" accept`,
+      );
+      body.push(
+        muxes.length > 0
+          ? `add rule ip slipstream v_${t} counter name "m_${t}" meta mark set jhash ${FIVE_TUPLE} mod ${muxes.length} seed ${HASH_SEED} map { ${muxMap} }`
+          : `add rule ip slipstream v_${t} counter name "m_${t}" drop`,
+      );
+      elements.push(`${vipKey(v)} : goto v_${t}`);
+      if (muxes[0] !== undefined && !vipAddrs.has(v.address)) {
+        // Main-table route so a socket can connect before the output chain picks the mux by hash.
+        routes.push({ table: 'main', dst: `${v.address}/32`, encapDst: muxes[0], src: self, mtu });
+      }
+      vipAddrs.add(v.address);
+      if (
+        v.backends.some((b) => b.address === self && b.state !== 'disabled') &&
+        !localVips.includes(v.address)
+      ) {
+        localVips.push(v.address);
+      }
+    }
+  }
+  body.push('flush map ip slipstream vips');
+  if (elements.length > 0) body.push(`add element ip slipstream vips { ${elements.join(', ')} }`);
+  // Prune objects of VIPs that left the config: chains first lose their references (vips flushed above).
+  for (const c of existing.chains) {
+    if (!chains.includes(c)) body.push(`flush chain ip slipstream ${c}`, `delete chain ip slipstream ${c}`);
+  }
+  for (const c of existing.counters)
+    if (!counters.includes(c)) body.push(`delete counter ip slipstream ${c}`);
+  for (const m of existing.maps) if (!maps.includes(m)) body.push(`delete map ip slipstream ${m}`);
+  localVips.sort();
+  return {
+    nft: [...lines, ...body].join('\n') + '\n',
+    objects: { chains, counters, maps },
+    routes,
+    rules,
+    localVips,
+    sysctls,
+  };
+}

@@ -1,0 +1,44 @@
+/** `npm run lab -- up|down|status [--json] [--prefix sls]` */
+import { parseArgs } from 'node:util';
+import { labDown, labStatus, labUp } from './lab.js';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    options: { json: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'sls' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const cmd = positionals[0];
+  const prefix = values.prefix;
+  if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
+  if (cmd === 'up') {
+    await labUp(prefix);
+    if (!values.json) console.log(`lab ${prefix} is up`);
+  } else if (cmd === 'down') {
+    labDown(prefix);
+    if (!values.json) console.log(`lab ${prefix} removed`);
+    return;
+  } else if (cmd !== 'status') {
+    throw new Error(`usage: lab up|down|status [--json] [--prefix p]`);
+  }
+  const st = labStatus(prefix);
+  if (values.json) {
+    console.log(JSON.stringify(st, null, 2));
+    return;
+  }
+  console.log(`lab ${prefix}: ${st.up ? 'up' : 'down'}`);
+  for (const h of st.hosts)
+    console.log(
+      `  ${h.name.padEnd(3)} ${h.kind.padEnd(8)} ${h.underlay.padEnd(12)} ns ${h.netns} agent ${h.agentPid ?? '-'}`,
+    );
+  for (const v of st.vips)
+    console.log(
+      `  VIP ${v.name.padEnd(9)} ${v.address}:${v.port}/${v.protocol} ${v.service} bypass ${v.bypass ? 'on' : 'off'}`,
+    );
+}
+
+main().catch((err: unknown) => {
+  console.error(`lab: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
