@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DesiredState, VipSpec } from '../config/desired-state.js';
 
-const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// Compiled entry points; the same from src/lab (tests) and dist/lab (CLI).
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 
 export type HostKind = 'client' | 'mux' | 'backend';
 export interface LabHostDef {
