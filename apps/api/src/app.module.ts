@@ -1,6 +1,7 @@
 import {
   type DynamicModule,
   Inject,
+  Logger,
   Module,
   type OnApplicationShutdown,
   type Provider,
@@ -127,7 +128,19 @@ export class AppModule {
         {
           provide: REDIS,
           // One retry, then the command fails: a Redis outage shows up as errors and in /v1/health, not as hangs.
-          useFactory: () => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }),
+          useFactory: () => {
+            const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+            let down = false;
+            // ioredis reconnects by itself; log the outage once instead of on every retry.
+            redis.on('error', (err: Error) => {
+              if (!down) new Logger('Redis').warn(`Redis unreachable: ${err.message}`);
+              down = true;
+            });
+            redis.on('ready', () => {
+              down = false;
+            });
+            return redis;
+          },
         },
         {
           provide: CONFIG_PUBLISHER,

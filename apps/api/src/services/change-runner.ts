@@ -89,8 +89,9 @@ export class ChangeRunner {
         return { value: c.value, revision };
       });
     } catch (err) {
-      // Two requests with one key raced: the loser's transaction hit the key's primary key.
-      if (idem && prismaCode(err) === 'P2002') {
+      // Two requests with one key raced: the loser hit a unique index (the resource's or the key's own)
+      // after the winner committed; it answers with the winner's response.
+      if (idem && (prismaCode(err) === 'P2002' || (err instanceof AppError && err.status === 409))) {
         const hit = await this.replay<T>(tenantId, idem);
         if (hit) return hit;
       }

@@ -33,6 +33,9 @@ export class BullMqPublisher implements ConfigChangedPublisher {
       prefix: `${prefix}:bull`,
       defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 1000 },
     });
+    // Connection errors already surface through publish() and /v1/health; without a listener BullMQ
+    // prints each reconnect attempt.
+    this.queue.on('error', () => {});
   }
 
   async publish(e: ConfigChanged): Promise<void> {
