@@ -12,7 +12,7 @@ type Json = Record<string, unknown>;
 const REF = (id: string) => `#/components/schemas/${id}`;
 
 function clean(s: Json): Json {
-  const { $schema: _s, id: _i, ...rest } = s;
+  const { $schema: _s, $id: _d, id: _i, ...rest } = s;
   return rest;
 }
 
