@@ -109,23 +109,22 @@ function routeArgs(r: RouteSpec, vni: number): string[] {
   return a;
 }
 
-interface IpRoute {
-  dst: string;
-  table?: string;
-}
-
 async function reconcileRoutes(plan: KernelPlan, vni: number): Promise<void> {
   const batch: string[] = [];
   for (const r of plan.routes) batch.push(routeArgs(r, vni).join(' '));
-  const out = await run('ip', ['-j', 'route', 'show', 'table', 'all', 'proto', String(ROUTE_PROTO)]);
-  const current = JSON.parse(out) as IpRoute[];
-  for (const c of current) {
-    const table = c.table ?? 'main';
+  // Text, not JSON: iproute2 prints the encap's `dst` as a second "dst" key that hides the route's own.
+  const out = await run('ip', ['route', 'show', 'table', 'all', 'proto', String(ROUTE_PROTO)]);
+  for (const line of out.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    const dst = words[0];
+    if (!dst) continue;
+    const ti = words.indexOf('table');
+    const table = ti >= 0 ? words[ti + 1]! : 'main';
     const want = plan.routes.some((r) => {
-      const dst = r.dst.endsWith('/32') ? r.dst.slice(0, -3) : r.dst;
-      return String(r.table) === table && dst === c.dst;
+      const rdst = r.dst.endsWith('/32') ? r.dst.slice(0, -3) : r.dst;
+      return String(r.table) === table && rdst === dst;
     });
-    if (!want) batch.push(`route del ${c.dst} table ${table} proto ${ROUTE_PROTO}`);
+    if (!want) batch.push(`route del ${dst} table ${table} proto ${ROUTE_PROTO}`);
   }
   const rulesOut = await run('ip', ['-j', 'rule', 'show']);
   const rules = JSON.parse(rulesOut) as { priority: number; fwmark?: string; table?: string }[];
