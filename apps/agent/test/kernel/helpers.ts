@@ -41,7 +41,10 @@ export function stopLab(prefix: string): void {
 }
 
 export function nsRun(prefix: string, host: string, cmd: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', nsName(prefix, host), ...cmd], { encoding: 'utf8' });
+  return execFileSync('ip', ['netns', 'exec', nsName(prefix, host), ...cmd], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the traffic client to completion and returns its last JSON line. */

@@ -1,0 +1,165 @@
+/**
+ * Lifecycle in a real lab: agent restart keeps flows and rebuilds state, a dead mux does not break
+ * bypassed flows, draining or removing a backend drops its entries, re-applying a state changes nothing,
+ * and `cleanup` removes everything the agent made.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOSTS, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
+import {
+  client,
+  echoFlow,
+  isRoot,
+  metric,
+  nftElements,
+  nsRun,
+  sleep,
+  startLab,
+  stopLab,
+  updateConfig,
+  waitUntil,
+} from './helpers.js';
+
+const ALL = HOSTS.map((h) => h.name);
+const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
+
+describe.skipIf(!isRoot)('agent lifecycle', () => {
+  let prefix = '';
+  beforeAll(async () => {
+    prefix = await startLab();
+  });
+  afterAll(() => stopLab(prefix));
+
+  function backendOf(host: string, port: number): string {
+    const line = nftElements(prefix, host, 'fo')
+      .split(/,|\{|\}/)
+      .find((l) => l.includes(`. ${port} .`));
+    const m = line ? / : (\d+\.\d+\.\d+\.\d+)/.exec(line) : null;
+    if (!m) throw new Error(`no fo entry for port ${port}`);
+    return m[1]!;
+  }
+
+  it('restarting the client and backend agents keeps established flows and rebuilds their state', async () => {
+    const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, 41001, 6000);
+    await waitUntil('bypass', () => nftElements(prefix, 'c1', 'fo').includes('41001'));
+    const entries = metric(prefix, 'c1', 'slipstream_bypass_entries', { vip: 'echo' });
+    expect(entries).toBeGreaterThanOrEqual(1);
+    for (const h of ['c1', 'b1', 'b2', 'b3']) await stopAgent(prefix, h);
+    const echoed = flow.state.latest.echoed;
+    await sleep(800);
+    expect(flow.state.latest.echoed).toBeGreaterThan(echoed);
+    for (const h of ['c1', 'b1', 'b2', 'b3']) startAgent(prefix, h);
+    await waitUntil('c1 agent back', () => metric(prefix, 'c1', 'slipstream_config_revision') > 0);
+    expect(metric(prefix, 'c1', 'slipstream_bypass_entries', { vip: 'echo' })).toBe(entries);
+    // A new flow after the restart is bypassed too.
+    const r = await client<{ status: number }>(prefix, 'c1', 'http', '198.19.0.10', '80');
+    expect(r.status).toBe(200);
+    const end = await flow.done;
+    expect(end.error).toBeNull();
+    expect(end.echoed).toBe(end.sent);
+  });
+
+  it('killing a mux leaves bypassed flows running; new flows go to the other mux', async () => {
+    const flow = echoFlow(prefix, 'c2', '198.19.0.10', 7, 41002, 3000);
+    await waitUntil('bypass', () => nftElements(prefix, 'c2', 'fo').includes('41002'));
+    execFileSync('ip', ['-n', nsName(prefix, 'm1'), 'link', 'set', 'eth0', 'down']);
+    const echoed = flow.state.latest.echoed;
+    await sleep(500);
+    expect(flow.state.latest.echoed).toBeGreaterThan(echoed);
+    // Mux health comes from the control plane; here the test plays that part.
+    await updateConfig(prefix, ['c1', 'c2', 'b1', 'b2', 'b3'], (s) => {
+      s.muxes.find((m) => m.address === '198.18.0.21')!.healthy = false;
+    });
+    const m2Before = metric(prefix, 'm2', 'slipstream_mux_packets_total');
+    for (let i = 0; i < 8; i++) {
+      const r = await client<{ status: number }>(prefix, i % 2 ? 'c1' : 'c2', 'http', '198.19.0.20', '80');
+      expect(r.status).toBe(200);
+    }
+    expect(metric(prefix, 'm2', 'slipstream_mux_packets_total') - m2Before).toBeGreaterThanOrEqual(8 * 4);
+    const end = await flow.done;
+    expect(end.error).toBeNull();
+    expect(end.echoed).toBe(end.sent);
+    execFileSync('ip', ['-n', nsName(prefix, 'm1'), 'link', 'set', 'eth0', 'up']);
+    await updateConfig(prefix, ['c1', 'c2', 'b1', 'b2', 'b3'], (s) => {
+      s.muxes.find((m) => m.address === '198.18.0.21')!.healthy = true;
+    });
+  });
+
+  it('draining or removing a backend drops its bypass entries at once and new flows avoid it', async () => {
+    const names: Record<string, string> = { '198.18.0.31': 'b1', '198.18.0.32': 'b2', '198.18.0.33': 'b3' };
+    for (const [mode, port] of [
+      ['drain', 41010],
+      ['remove', 41020],
+    ] as const) {
+      const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 1500);
+      await waitUntil('bypass', () => nftElements(prefix, 'c1', 'fo').includes(String(port)));
+      const victim = backendOf('c1', port);
+      await updateConfig(prefix, ALL, (s) => {
+        for (const v of s.vips) {
+          if (mode === 'drain') v.backends.forEach((b) => b.address === victim && (b.state = 'draining'));
+          else v.backends = v.backends.filter((b) => b.address !== victim);
+        }
+      });
+      expect(nftElements(prefix, 'c1', 'fo')).not.toContain(victim);
+      expect(nftElements(prefix, names[victim]!, 'bo')).not.toContain(`. ${port}`);
+      for (let i = 0; i < 12; i++) {
+        const r = await client<{ status: number; body: { backend: string } }>(
+          prefix,
+          'c2',
+          'http',
+          '198.19.0.10',
+          '80',
+        );
+        expect(r.status).toBe(200);
+        expect(r.body.backend).not.toBe(names[victim]);
+      }
+      flow.kill();
+      // Restore the pool for the next round.
+      await updateConfig(prefix, ALL, (s) => {
+        for (const v of s.vips) {
+          v.backends = ['198.18.0.31', '198.18.0.32', '198.18.0.33'].map((address) => ({
+            address,
+            port: v.port,
+            weight: 100,
+            state: 'active',
+          }));
+        }
+      });
+    }
+  });
+
+  it('applying the same state again changes nothing in the kernel', async () => {
+    const snap = (): string =>
+      [
+        nsRun(prefix, 'm1', ['nft', '-t', 'list', 'table', 'ip', 'slipstream']).replace(
+          /packets \d+ bytes \d+/g,
+          '',
+        ),
+        nsRun(prefix, 'm1', ['ip', 'rule']),
+        nsRun(prefix, 'm1', ['ip', 'route', 'show', 'table', 'all', 'proto', '83']),
+        nsRun(prefix, 'b1', ['nft', '-t', 'list', 'table', 'ip', 'slipstream']).replace(
+          /packets \d+ bytes \d+/g,
+          '',
+        ),
+        nsRun(prefix, 'b1', ['ip', 'route', 'show', 'table', 'all', 'proto', '83']),
+        nsRun(prefix, 'b1', ['ip', 'addr', 'show', 'dev', 'lo']),
+      ].join('\n');
+    const before = snap();
+    await updateConfig(prefix, ['m1', 'b1'], () => undefined);
+    expect(snap()).toBe(before);
+  });
+
+  it('cleanup removes everything the agent made', async () => {
+    await stopAgent(prefix, 'c2');
+    await stopAgent(prefix, 'b2');
+    for (const h of ['c2', 'b2']) {
+      nsRun(prefix, h, [process.execPath, MAIN, 'cleanup']);
+      expect(() => nsRun(prefix, h, ['nft', 'list', 'table', 'ip', 'slipstream'])).toThrow();
+      expect(nsRun(prefix, h, ['ip', 'route', 'show', 'table', 'all', 'proto', '83'])).toBe('');
+      expect(nsRun(prefix, h, ['ip', 'rule'])).not.toMatch(/fwmark/);
+      expect(nsRun(prefix, h, ['ip', 'link'])).not.toContain('slvx0');
+      expect(nsRun(prefix, h, ['ip', 'addr', 'show', 'dev', 'lo'])).not.toContain('198.19.');
+    }
+  });
+});
