@@ -178,7 +178,7 @@ export class MemberService {
     if (role === 'owner' && p.role !== 'owner') throw forbidden('only an owner can grant the owner role');
   }
 
-  create(p: Principal, input: MemberCreate, idem?: IdempotencyRequest): Promise<Applied<MemberDto>> {
+  async create(p: Principal, input: MemberCreate, idem?: IdempotencyRequest): Promise<Applied<MemberDto>> {
     this.checkGrant(p, input.role);
     return this.changes.apply(
       p,
@@ -269,7 +269,11 @@ export class ApiKeyService {
     return mapApiKey(k);
   }
 
-  create(p: Principal, input: ApiKeyCreate, idem?: IdempotencyRequest): Promise<Applied<ApiKeyCreated>> {
+  async create(
+    p: Principal,
+    input: ApiKeyCreate,
+    idem?: IdempotencyRequest,
+  ): Promise<Applied<ApiKeyCreated>> {
     if (!roleAtLeast(p.role, input.role)) throw forbidden('a key cannot have a higher role than its creator');
     return this.changes.apply(
       p,
@@ -346,7 +350,7 @@ export class AgentService {
     return mapJoinToken(t);
   }
 
-  createJoinToken(
+  async createJoinToken(
     p: Principal,
     input: JoinTokenCreate,
     idem?: IdempotencyRequest,

@@ -71,7 +71,7 @@ export class PoolService {
     return mapPool(row);
   }
 
-  create(p: Principal, input: PoolCreate, idem?: IdempotencyRequest): Promise<Applied<PoolDto>> {
+  async create(p: Principal, input: PoolCreate, idem?: IdempotencyRequest): Promise<Applied<PoolDto>> {
     const probe = resolveProbe(PROBE_DEFAULTS, input.healthProbe);
     if (typeof probe === 'string') throw probeInvalid(probe);
     return this.changes.apply(
@@ -169,7 +169,7 @@ export class BackendService {
     return mapBackend(row);
   }
 
-  create(
+  async create(
     p: Principal,
     poolId: string,
     input: BackendCreate,
@@ -273,7 +273,7 @@ export class VipService {
     if (other && other.id !== self) throw duplicateVip(v);
   }
 
-  create(p: Principal, input: VipCreate, idem?: IdempotencyRequest): Promise<Applied<VipDto>> {
+  async create(p: Principal, input: VipCreate, idem?: IdempotencyRequest): Promise<Applied<VipDto>> {
     return this.changes.apply(
       p,
       async (r) => {
