@@ -65,6 +65,7 @@ class Shutdown implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    new Logger('Shutdown').log('closing the queue, PostgreSQL and Redis connections');
     await this.publisher.close().catch(() => {});
     await this.prisma.$disconnect().catch(() => {});
     this.redis.disconnect();

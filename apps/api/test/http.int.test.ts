@@ -1,5 +1,5 @@
 // ETag/If-Match, Idempotency-Key, pagination, config revision + audit log, and error ids.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type TestApi, expectProblem, fingerprint, signup, sql, startApi } from './helpers.js';
 
 describe('HTTP semantics', () => {
@@ -222,15 +222,24 @@ describe('HTTP semantics', () => {
   describe('errors', () => {
     it('a 500 carries an error id and leaks no detail', async () => {
       // Break the schema underneath the API so the repository query fails unexpectedly.
+      const logged = await startApi({ LOG_LEVEL: 'error' }, api.databaseUrl);
+      const lines: string[] = [];
+      const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
       await sql(api.databaseUrl, `ALTER TABLE "Agent" RENAME COLUMN "hostname" TO "hostname_x"`);
       try {
-        const r = await api.call('GET', '/v1/agents', { token });
+        const r = await logged.call('GET', '/v1/agents', { token });
         expectProblem(r, 500, 'internal');
         expect(r.body.errorId).toMatch(/^[0-9a-f-]{36}$/);
         expect(r.body.detail).toContain(r.body.errorId);
         expect(JSON.stringify(r.body)).not.toContain('hostname');
+        expect(lines.join('')).toContain(`errorId=${r.body.errorId}`);
       } finally {
+        spy.mockRestore();
         await sql(api.databaseUrl, `ALTER TABLE "Agent" RENAME COLUMN "hostname_x" TO "hostname"`);
+        await logged.app.close();
       }
     });
 

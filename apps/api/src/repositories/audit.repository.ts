@@ -48,13 +48,14 @@ export class IdempotencyRepository {
     return this.db.idempotencyKey.findFirst({ where: { tenantId, key, expiresAt: { gt: now } } });
   }
 
-  /** An expired record with the same key is replaced (upsert), a live one makes this fail with P2002. */
+  /** A live record with the same key makes this fail with P2002 (a concurrent request won the key). */
   async store(
     tenantId: string,
     rec: { key: string; requestHash: string; statusCode: number; responseBody: unknown; expiresAt: Date },
     now: Date,
   ): Promise<void> {
-    await this.db.idempotencyKey.deleteMany({ where: { tenantId, key: rec.key, expiresAt: { lte: now } } });
+    // Expired records of this tenant go here, so the table needs no separate sweeper.
+    await this.db.idempotencyKey.deleteMany({ where: { tenantId, expiresAt: { lte: now } } });
     await this.db.idempotencyKey.create({
       data: { ...rec, tenantId, responseBody: json(rec.responseBody) ?? {} },
     });
