@@ -31,8 +31,16 @@ export class ApiKeyRepository {
     });
   }
 
+  /** At most one write a minute per key, so a busy key does not turn every read into a write. */
   async touch(tenantId: string, id: string, at: Date): Promise<void> {
-    await this.db.apiKey.updateMany({ where: { tenantId, id }, data: { lastUsedAt: at } });
+    await this.db.apiKey.updateMany({
+      where: {
+        tenantId,
+        id,
+        OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - 60_000) } }],
+      },
+      data: { lastUsedAt: at },
+    });
   }
 }
 
