@@ -135,6 +135,12 @@ const CASES: Case[] = [
     status: 400,
   },
   {
+    name: 'backend address with a leading zero',
+    path: '/v1/pools/$pool/backends',
+    opts: { body: { ...OK_BACKEND, address: '010.0.0.1' } },
+    status: 400,
+  },
+  {
     name: 'backend address hostname',
     path: '/v1/pools/$pool/backends',
     opts: { body: { ...OK_BACKEND, address: 'web1.local' } },
