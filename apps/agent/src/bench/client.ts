@@ -3,7 +3,8 @@
  * Each mode prints one JSON line with its figures on stdout. Every loop is bounded by a count or a
  * deadline, so a broken data path ends the run with errors instead of hanging it.
  *
- *   rr     --host H --port P [--count 2000] [--warmup 200] [--size 64]   request/response on one TCP connection
+ *   rr     --host H --port P [--count 2000] [--warmup 200] [--size 64] [--settle-ms 500]
+ *                                                                        request/response on one TCP connection
  *   short  --host H --port P [--count 300] [--concurrency 4]             HTTP GETs, one new connection each
  *   mixed  --host H --port P [--seconds 10] [--bulk 2] [--keepalive 4] [--short 4] [--bulk-bytes 50000000]
  *   flood  --host H --port P [--seconds 5] [--concurrency 32]            TCP connects as fast as possible
@@ -13,22 +14,35 @@ import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { percentile } from './stats.js';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    count: { type: 'string' },
-    warmup: { type: 'string' },
-    size: { type: 'string' },
-    concurrency: { type: 'string' },
-    seconds: { type: 'string' },
-    bulk: { type: 'string' },
-    keepalive: { type: 'string' },
-    short: { type: 'string' },
-    'bulk-bytes': { type: 'string' },
-  },
-});
+function die(msg: string): never {
+  process.stderr.write(`bench client: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseCli() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        count: { type: 'string' },
+        warmup: { type: 'string' },
+        size: { type: 'string' },
+        concurrency: { type: 'string' },
+        seconds: { type: 'string' },
+        bulk: { type: 'string' },
+        keepalive: { type: 'string' },
+        short: { type: 'string' },
+        'bulk-bytes': { type: 'string' },
+        'settle-ms': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    die((err as Error).message);
+  }
+}
+const { positionals, values } = parseCli();
 
 function int(name: keyof typeof values, dflt: number, min = 0, max = 1e9): number {
   const raw = values[name];
@@ -41,7 +55,7 @@ function int(name: keyof typeof values, dflt: number, min = 0, max = 1e9): numbe
 
 const host = values.host ?? '';
 const port = int('port', 0, 1, 65535);
-if (host === '' || port === 0) throw new Error('--host and --port are required');
+if (host === '' || port === 0) die('--host and --port are required');
 const CONNECT_TIMEOUT_MS = 3000;
 const IO_TIMEOUT_MS = 5000;
 
@@ -88,8 +102,9 @@ async function rr(): Promise<object> {
       'echo',
     );
   for (let i = 0; i < warmup; i++) await roundTrip();
-  // Let a redirect triggered by the first packets land before measuring the steady path.
-  await new Promise((r) => setTimeout(r, 100));
+  // Let a redirect triggered by the first packets land before measuring the steady path; under load the
+  // switch has been seen to take a few hundred milliseconds.
+  await new Promise((r) => setTimeout(r, int('settle-ms', 500, 0, 60_000)));
   const samplesUs: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
@@ -242,7 +257,7 @@ async function flood(): Promise<object> {
 
 const modes: Record<string, () => Promise<object>> = { rr, short, mixed, flood };
 const mode = modes[positionals[0] ?? ''];
-if (!mode) throw new Error(`mode must be one of ${Object.keys(modes).join(', ')}`);
+if (!mode) die(`mode must be one of ${Object.keys(modes).join(', ')}`);
 mode().then(
   (out) => {
     process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -53,17 +53,25 @@ const here = dirname(fileURLToPath(import.meta.url));
 const LAB_CLI = resolve(here, '../lab/cli.js');
 const CLIENT = resolve(here, 'client.js');
 
-const { values: opts } = parseArgs({
-  options: {
-    reuse: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'test-output/bench-dataplane.json' },
-    quick: { type: 'boolean', default: false },
-    prefix: { type: 'string' },
-  },
-  strict: true,
-});
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        reuse: { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'test-output/bench-dataplane.json' },
+        quick: { type: 'boolean', default: false },
+        prefix: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`bench:dataplane: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+const { values: opts } = parseCli();
 const Q = opts.quick;
 const CFG = {
   iperfSeconds: Q ? 2 : 5,
