@@ -41,6 +41,21 @@ describe('auth', () => {
     expect((await api.call('POST', '/v1/auth/logout', { token: login.body.token })).status).toBe(204);
     expectProblem(await api.call('GET', '/v1/me', { token: login.body.token }), 401);
     expect((await api.call('GET', '/v1/me', { token: s.token })).status).toBe(200);
+
+    // An expired session is refused, and the next login removes it.
+    await sql(
+      api.databaseUrl,
+      `UPDATE "Session" SET "expiresAt" = now() - interval '1 second' WHERE "userId" = $1`,
+      [s.userId],
+    );
+    expectProblem(await api.call('GET', '/v1/me', { token: s.token }), 401);
+    await api.call('POST', '/v1/auth/login', { body: { email: s.email, password: 'correct horse battery' } });
+    const left = await sql(
+      api.databaseUrl,
+      `SELECT 1 FROM "Session" WHERE "userId" = $1 AND "expiresAt" <= now()`,
+      [s.userId],
+    );
+    expect(left).toHaveLength(0);
   });
 
   it('wrong password, unknown email and duplicate signup are refused', async () => {

@@ -94,6 +94,11 @@ export class SessionRepository {
     await this.db.session.deleteMany({ where: { tenantId, tokenHash } });
   }
 
+  /** Called at login, so expired sessions do not pile up without a sweeper. */
+  async deleteExpired(tenantId: string, userId: string, now: Date): Promise<void> {
+    await this.db.session.deleteMany({ where: { tenantId, userId, expiresAt: { lte: now } } });
+  }
+
   async deleteForUser(tenantId: string, userId: string): Promise<void> {
     await this.db.session.deleteMany({ where: { tenantId, userId } });
   }

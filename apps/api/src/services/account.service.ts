@@ -103,7 +103,9 @@ export class AuthService {
 
   private async openSession(tenantId: string, userId: string, role: RoleName): Promise<SessionDto> {
     const { secret, hash } = newSecret('s');
-    const expiresAt = new Date(this.clock.now().getTime() + this.sessionTtlHours * 3600_000);
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + this.sessionTtlHours * 3600_000);
+    await this.db.repos.sessions.deleteExpired(tenantId, userId, now);
     await this.db.repos.sessions.create(tenantId, userId, hash, expiresAt);
     return { token: secret, tenantId, userId, role, expiresAt: expiresAt.toISOString() };
   }
