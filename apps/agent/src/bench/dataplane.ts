@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -199,6 +200,10 @@ async function measure(startedAt: string): Promise<number> {
   const status = parseLabStatus(st.stdout);
   if (!status.up) throw new Error('the lab is not up (run `npm run lab -- up`, or drop --reuse)');
   const t = selectTargets(status);
+  const loadStart = loadavg()[0]!;
+  log(
+    `1-minute load average ${loadStart.toFixed(2)} (2 cores: figures are only comparable on an idle machine)`,
+  );
   const c1 = t.clients[0]!;
   const clients = t.clients;
   const vipFilter = { vip: vipLabelCandidates(t.bypassVips) };
@@ -221,8 +226,23 @@ async function measure(startedAt: string): Promise<number> {
 
   checkAbort();
   const paths: Record<PathName, PathFigures> = { direct: emptyPath(), mux: emptyPath(), bypass: emptyPath() };
+  /** direct / (direct + mux) packets c1 sent to the VIP at `ep` between two scrapes. */
+  const directShare = (before: Sample[], after: Sample[], ep: Endpoint): number | null => {
+    const vips = status.vips.filter(
+      (v) => v.protocol === 'tcp' && v.address === ep.host && v.port === ep.port,
+    );
+    const d = deltaSamples(before, after);
+    const filter = { vip: vipLabelCandidates(vips) };
+    const direct = sumSamples(d, 'slipstream_packets_total', { ...filter, path: 'direct' });
+    const mux = sumSamples(d, 'slipstream_packets_total', { ...filter, path: 'mux' });
+    return direct + mux > 0 ? direct / (direct + mux) : null;
+  };
+  const shareText = (x: number | null | undefined): string =>
+    x === null || x === undefined ? '' : `, ${(x * 100).toFixed(1)} % of packets direct`;
+
   for (const p of ['direct', 'mux', 'bypass'] as const) {
     const f = paths[p];
+    const countersBefore = p === 'direct' ? null : await scrape(c1);
     for (let i = 0; i < CFG.iperfRuns; i++) {
       checkAbort();
       const ep = t.iperf[p];
@@ -254,7 +274,10 @@ async function measure(startedAt: string): Promise<number> {
       }
     }
     f.throughputBps = median(f.throughputRunsBps);
-    if (f.throughputBps !== null) log(`  ${p}: ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s`);
+    if (countersBefore) f.directShareThroughput = directShare(countersBefore, await scrape(c1), t.iperf[p]);
+    if (f.throughputBps !== null) {
+      log(`  ${p}: ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s${shareText(f.directShareThroughput)}`);
+    }
   }
 
   checkAbort();
@@ -263,6 +286,7 @@ async function measure(startedAt: string): Promise<number> {
     const ep = t.echo[p];
     log(`latency ${p}: ${CFG.rrCount} x 64 B round trips -> ${ep.host}:${ep.port}`);
     try {
+      const countersBefore = p === 'direct' ? null : await scrape(c1);
       const r = await client<{ samples: number; p50Us: number; p99Us: number }>(
         c1.netns,
         'rr',
@@ -271,7 +295,10 @@ async function measure(startedAt: string): Promise<number> {
         120_000,
       );
       Object.assign(f, { latencyP50Us: r.p50Us, latencyP99Us: r.p99Us, latencySamples: r.samples });
-      log(`  ${p}: p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us`);
+      if (countersBefore) f.directShareLatency = directShare(countersBefore, await scrape(c1), ep);
+      log(
+        `  ${p}: p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us${shareText(f.directShareLatency)}`,
+      );
     } catch (err) {
       f.errors.push((err as Error).message);
       log(`  ${(err as Error).message}`);
@@ -416,6 +443,7 @@ async function measure(startedAt: string): Promise<number> {
     startedAt,
     finishedAt: new Date().toISOString(),
     labPrefix: status.prefix,
+    loadAvg1m: { start: loadStart, end: loadavg()[0]! },
     paths,
     timeToBypass: ttb,
     mixed,
@@ -437,7 +465,7 @@ async function measure(startedAt: string): Promise<number> {
     log(`results written to ${out}`);
   }
   const verdict = overallVerdict(rows);
-  log(`overall: ${verdict}`);
+  log(`overall: ${verdict} (load average ${loadStart.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)})`);
   return verdict === 'PASS' ? 0 : 1;
 }
 

@@ -59,6 +59,12 @@ export interface PathFigures {
   latencyP50Us: number | null;
   latencyP99Us: number | null;
   latencySamples: number;
+  /**
+   * Share of the client's packets to this VIP that took the direct path during the throughput and the
+   * latency runs (from the agent's counters): proof that "bypass" was bypassed and "mux" was not.
+   */
+  directShareThroughput?: number | null;
+  directShareLatency?: number | null;
   errors: string[];
 }
 
@@ -66,6 +72,8 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   labPrefix: string;
+  /** 1-minute load average at start and end: other work on a 2-core machine skews every figure. */
+  loadAvg1m?: { start: number; end: number };
   paths: Record<PathName, PathFigures>;
   timeToBypass: {
     observations: number;
