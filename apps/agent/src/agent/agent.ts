@@ -34,6 +34,8 @@ import { CounterVec, Histogram } from './metrics.js';
 /** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
 const GRACE_S = 5;
 const RETRY_DELAYS_MS = [50, 250, 1000];
+/** Default timeout of `bo` elements; replies refresh it, so (this - expires) is the time since the last one. */
+const BO_TIMEOUT_S = 3600;
 
 type Proto = 'tcp' | 'udp';
 
@@ -55,13 +57,13 @@ interface BackendEntry {
   vip: string;
   vport: number;
   vipName: string;
-  state: 'pending' | 'active' | 'rejected';
+  state: 'pending' | 'active' | 'idle' | 'rejected';
   firstSeenMs: number;
   activeSince: number;
   nonce: string;
   nonces: string[];
   biExpiresAt: number;
-  boExpiresAt: number;
+  lastCheckMs: number;
   timers: NodeJS.Timeout[];
 }
 
@@ -70,6 +72,14 @@ export interface AgentOptions {
   metricsPort: number;
   metricsHost: string;
   log?: (msg: string) => void;
+}
+
+/** `1h2m3s4ms` -> milliseconds. */
+export function parseNftDurationMs(text: string): number {
+  const unit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
 }
 
 function fkey(...parts: (string | number)[]): string {
@@ -225,12 +235,15 @@ export class Agent {
         activeSince: now,
         nonce: '',
         nonces: [],
-        biExpiresAt: now + ((e.elem.expires ?? 0) + GRACE_S) * 1000,
-        boExpiresAt: now + (e.elem.expires ?? 0) * 1000,
+        biExpiresAt: now + ((v?.bypass.idleTimeoutS ?? 0) + GRACE_S) * 1000,
+        // Count replies of the last half timeout as recent, and check at once: the client's entries may
+        // be close to expiry after our downtime.
+        lastCheckMs: now - (v?.bypass.idleTimeoutS ?? 0) * 500,
         timers: [],
       };
-      this.backend.set(fkey(client, proto, cport, vip, vport), ent);
-      this.armBackendTimers(ent, v);
+      const k = fkey(client, proto, cport, vip, vport);
+      this.backend.set(k, ent);
+      this.armBackendTimers(k, ent, 0);
     }
     this.updateGauges();
     this.log(
@@ -407,73 +420,92 @@ export class Agent {
     }
     this.m.acks.inc({ result: 'accepted', reason: '' });
     const t = vip.bypass.idleTimeoutS;
-    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
     const wasActive = e.state === 'active';
-    try {
-      await this.nft.exec(
-        wasActive
-          ? `delete element ip ${NFT_TABLE} bo { ${bo} }; add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`
-          : `add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`,
-      );
-    } catch {
+    if (!wasActive) {
+      // A long timeout that every reply resets to BO_TIMEOUT_S; the agent deletes the element itself when
+      // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
+      const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
       try {
-        await this.nft.exec(`add element ip ${NFT_TABLE} bo { ${bo} timeout ${t}s }`);
+        await this.nft.exec(`add element ip ${NFT_TABLE} bo { ${bo} timeout ${BO_TIMEOUT_S - 1}s }`);
       } catch (err) {
         this.log(`bo install failed for ${k}: ${(err as Error).message}`);
         return;
       }
     }
     const now = Date.now();
-    if (!wasActive) this.m.ttb.observe((now - e.firstSeenMs) / 1000);
+    if (!wasActive) {
+      this.m.ttb.observe((now - e.firstSeenMs) / 1000);
+      e.activeSince = now;
+    }
     e.state = 'active';
-    e.activeSince = now;
-    e.boExpiresAt = now + t * 1000;
-    this.armBackendTimers(e, vip);
+    e.lastCheckMs = now;
+    this.armBackendTimers(k, e, t * 500);
     this.updateGauges();
   }
 
-  private armBackendTimers(e: BackendEntry, vip: VipSpec | undefined): void {
+  private armBackendTimers(k: string, e: BackendEntry, checkInMs: number): void {
     e.timers.forEach(clearTimeout);
-    const k = fkey(e.client, e.proto, e.cport, e.vip, e.vport);
-    const renewAt = e.activeSince + (e.boExpiresAt - e.activeSince) * 0.75;
-    const renew = setTimeout(() => void this.renew(k, e), Math.max(0, renewAt - Date.now()));
+    const check = setTimeout(() => void this.check(k, e), checkInMs);
+    check.unref();
+    e.timers = [check];
+  }
+
+  private forgetAt(k: string, e: BackendEntry, atMs: number): void {
     const forget = setTimeout(
       () => {
         if (this.backend.get(k) === e) {
           this.backend.delete(k);
+          this.clearNonces(e);
           this.updateGauges();
         }
       },
-      Math.max(0, e.biExpiresAt - Date.now()) + 100,
+      Math.max(0, atMs - Date.now()) + 100,
     );
-    renew.unref();
     forget.unref();
-    e.timers = [renew, forget];
-    void vip;
+    e.timers.push(forget);
   }
 
-  /** Keeps a live flow bypassed past the idle timeout: only flows conntrack still knows are renewed. */
-  private async renew(k: string, e: BackendEntry): Promise<void> {
-    if (this.backend.get(k) !== e || this.stopped) return;
-    const alive = await run('conntrack', [
-      '-G',
-      '-p',
-      e.proto,
-      '-s',
-      e.client,
-      '-d',
-      e.vip,
-      '--sport',
-      String(e.cport),
-      '--dport',
-      String(e.vport),
-    ]).then(
-      () => true,
-      () => false,
-    );
+  /** Milliseconds since the last reply that hit the flow's `bo` element; null when it is gone. */
+  private async boActivityAgeMs(e: BackendEntry): Promise<number | null> {
+    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    try {
+      // nft 1.0.6 ignores -j for `get element`; the text form is `... expires 59m59s996ms }`.
+      const out = await run('nft', ['get', 'element', 'ip', NFT_TABLE, 'bo', `{ ${bo} }`]);
+      const m = /expires ((?:\d+(?:ms|d|h|m|s))+)/.exec(out);
+      return m ? BO_TIMEOUT_S * 1000 - parseNftDurationMs(m[1]!) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Runs every half idle timeout for an active flow. The client's entries expire one idle timeout after
+   * the last redirect it accepted, so: replies seen since the last check -> renew (a fresh redirect);
+   * none -> the flow is idle: stop rewriting replies now, before the client's reverse entry can expire.
+   */
+  private async check(k: string, e: BackendEntry): Promise<void> {
+    if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
     const vip = this.findVip(e.vip, e.proto, e.vport);
-    if (!alive || !vip) return;
-    await this.sendRedirect(k, e, vip, true);
+    if (!vip) return this.removeBackendEntry(k, e, true);
+    const now = Date.now();
+    const age = await this.boActivityAgeMs(e);
+    const since = now - e.lastCheckMs;
+    e.lastCheckMs = now;
+    if (age !== null && age <= since + 1000) {
+      await this.sendRedirect(k, e, vip, true);
+      return;
+    }
+    await this.goIdle(k, e);
+  }
+
+  private async goIdle(k: string, e: BackendEntry): Promise<void> {
+    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    e.state = 'idle';
+    e.timers.forEach(clearTimeout);
+    e.timers = [];
+    await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
+    this.forgetAt(k, e, e.biExpiresAt);
+    this.updateGauges();
   }
 
   // ---------------------------------------------------------------- backend side: new flows from a mux
@@ -566,10 +598,12 @@ export class Agent {
       nonce: '',
       nonces: [],
       biExpiresAt: now + (t + GRACE_S) * 1000,
-      boExpiresAt: now + t * 1000,
+      lastCheckMs: now,
       timers: [],
     };
     this.backend.set(k, ent);
+    // Without an ack the entry is forgotten when its receive rewrite expires.
+    this.forgetAt(k, ent, ent.biExpiresAt);
     const bi = `${client} . ${proto} . ${cport} . ${vport}`;
     this.nft
       .exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`)
@@ -641,7 +675,10 @@ export class Agent {
       e.timers.push(t);
     }
     const giveUp = setTimeout(() => {
-      if (this.pending.has(e.nonce)) this.clearNonces(e);
+      if (!this.pending.has(e.nonce)) return;
+      this.clearNonces(e);
+      // An unanswered renewal: the client's entries will lapse, so stop rewriting replies first.
+      if (renewal && e.state === 'active') void this.goIdle(k, e);
     }, delay + 1000);
     giveUp.unref();
     e.timers.push(giveUp);

@@ -94,8 +94,9 @@ const FLOW_MAPS = [
   'add map ip slipstream ri { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
   // backend: client . proto . client port . VIP port -> VIP
   'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
-  // backend: VIP . client . proto . VIP port . client port (replies leave with this host's address)
-  'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags timeout; }',
+  // backend: VIP . client . proto . VIP port . client port (replies leave with this host's address);
+  // every reply refreshes its element, which tells the agent whether the flow is still active.
+  'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 1h; }',
 ];
 
 export function renderPlan(
@@ -188,7 +189,7 @@ export function renderPlan(
     body.push('flush chain ip slipstream out', 'flush chain ip slipstream pre');
     body.push('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips');
     body.push(
-      `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo ip saddr set ${self}`,
+      `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo update @bo { ip saddr . ip daddr . meta l4proto . th sport . th dport timeout 1h } ip saddr set ${self}`,
     );
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip saddr set ip saddr . meta l4proto . th sport . th dport map @ri`,

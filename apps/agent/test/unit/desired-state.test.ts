@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseDesiredState, validateDesiredState } from '../../src/config/desired-state.js';
+import { KEY, sample } from './sample-state.js';
+
+function problems(input: unknown): string[] {
+  try {
+    validateDesiredState(input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  return [];
+}
+
+describe('desired state validation', () => {
+  it('accepts the lab demo config and fills defaults', () => {
+    const s = sample();
+    expect(validateDesiredState(JSON.parse(JSON.stringify(s)))).toEqual(s);
+    const { encap: _e, ...noEncap } = s;
+    expect(
+      validateDesiredState({ ...noEncap, redirect: { activeKeyId: 'k1', keys: { k1: KEY } } }).encap,
+    ).toEqual({
+      vni: 1,
+      udpPort: 4790,
+      innerMtu: 1450,
+    });
+  });
+
+  it('lists every problem with the path of the field', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately breaking typed fields
+    const s = sample() as unknown as Record<string, any>;
+    s.revision = -1;
+    s.agent.role = 'router';
+    s.agent.underlay = '010.0.0.1';
+    s.vips[0].protocol = 'sctp';
+    s.vips[0].bypass.sourceCidrs = ['10.0.0.1/8'];
+    s.vips[0].backends[0].weight = 1001;
+    s.vips[1].backends[1].state = 'gone';
+    s.extra = true;
+    expect(problems(s)).toEqual([
+      '$.extra: unknown field',
+      '$.agent.role: must be one of host, mux',
+      '$.agent.underlay: must be a canonical IPv4 address',
+      '$.vips[0].protocol: must be one of tcp, udp',
+      '$.vips[0].bypass.sourceCidrs[0]: must be an IPv4 CIDR without host bits, e.g. 10.0.0.0/8',
+      '$.vips[0].backends[0].weight: must be an integer 0..1000',
+      '$.vips[1].backends[1].state: must be one of active, draining, disabled',
+      '$.revision: must be an integer 0..9007199254740991',
+    ]);
+  });
+
+  it('rejects key sets that are empty, too large, short or not named by activeKeyId', () => {
+    const s = sample();
+    expect(problems({ ...s, redirect: { ...s.redirect, keys: {} } })).toContain(
+      '$.redirect.keys: must hold 1 or 2 keys (2 during a rotation)',
+    );
+    expect(problems({ ...s, redirect: { ...s.redirect, keys: { a: KEY, b: KEY, c: KEY } } })).toContain(
+      '$.redirect.keys: must hold 1 or 2 keys (2 during a rotation)',
+    );
+    expect(problems({ ...s, redirect: { ...s.redirect, keys: { k1: 'c2hvcnQ=' } } })).toContain(
+      '$.redirect.keys.k1: must be a base64 key of at least 32 bytes',
+    );
+    expect(problems({ ...s, redirect: { ...s.redirect, activeKeyId: 'k2' } })).toContain(
+      '$.redirect.activeKeyId: must name one of the keys',
+    );
+    expect(problems({ ...s, redirect: { ...s.redirect, keys: { k1: KEY, k2: KEY } } })).toEqual([]);
+  });
+
+  it('rejects duplicate VIPs, duplicate backends and port translation', () => {
+    const s = sample();
+    const dup = { ...s, vips: [s.vips[0]!, { ...s.vips[0]!, id: 'other' }] };
+    expect(problems(dup)).toContain('$.vips[1]: duplicate VIP 198.19.0.10/tcp/80');
+    const v = s.vips[0]!;
+    const badBackends = {
+      ...s,
+      vips: [{ ...v, backends: [v.backends[0]!, v.backends[0]!, { ...v.backends[1]!, port: 8080 }] }],
+    };
+    expect(problems(badBackends)).toEqual([
+      '$.vips[0].backends[1].address: duplicate backend host 198.18.0.31',
+      '$.vips[0].backends[2].port: must equal the VIP port 80 (port translation is not supported)',
+    ]);
+  });
+
+  it('reports non-JSON text clearly', () => {
+    expect(() => parseDesiredState('{ nope')).toThrow(/not JSON/);
+    expect(() => parseDesiredState('[]')).toThrow(/\$: must be an object/);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { renderPlan, vipTag } from '../../src/dataplane/render.js';
+import { sample } from './sample-state.js';
+
+describe('kernel plan rendering', () => {
+  it('renders the host ruleset (golden)', async () => {
+    await expect(renderPlan(sample('host')).nft).toMatchFileSnapshot('./__snapshots__/host.nft');
+  });
+
+  it('renders the mux ruleset (golden)', async () => {
+    await expect(renderPlan(sample('mux')).nft).toMatchFileSnapshot('./__snapshots__/mux.nft');
+  });
+
+  it('renders routes, rules and local VIPs for a backend host', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const plan = renderPlan(s);
+    expect(plan.localVips).toEqual(['198.19.0.10', '198.19.0.20', '198.19.0.30']);
+    expect(plan.rules).toEqual([
+      { pref: 1000, fwmark: 0x5300, table: 0x5300 },
+      { pref: 1001, fwmark: 0x5301, table: 0x5301 },
+    ]);
+    expect(plan.routes.filter((r) => r.table === 'main').map((r) => r.dst)).toEqual([
+      '198.19.0.10/32',
+      '198.19.0.20/32',
+      '198.19.0.30/32',
+    ]);
+    expect(plan.routes.every((r) => r.mtu === 1450 && r.src === '198.18.0.31')).toBe(true);
+  });
+
+  it('spreads over healthy muxes only, and drops a disabled backend from local VIPs', () => {
+    const s = sample('host');
+    s.muxes[0]!.healthy = false;
+    s.agent.underlay = '198.18.0.31';
+    for (const v of s.vips) v.backends[0]!.state = 'disabled';
+    const plan = renderPlan(s);
+    expect(plan.rules).toEqual([{ pref: 1000, fwmark: 0x5300, table: 0x5300 }]);
+    expect(new Set(plan.routes.map((r) => r.encapDst))).toEqual(new Set(['198.18.0.22']));
+    expect(plan.localVips).toEqual([]);
+    expect(plan.nft).toContain('mod 1 seed');
+  });
+
+  it('prunes objects of VIPs that left the config and keeps the flow maps', () => {
+    const s = sample('host');
+    const gone = s.vips.pop()!;
+    const t = vipTag(gone);
+    const plan = renderPlan(s, {
+      chains: ['out', 'pre', `v_${t}`],
+      counters: [`m_${t}`, `d_${t}`],
+      maps: ['vips', 'fo', 'ri', 'bi', 'bo', 'sync'],
+    });
+    expect(plan.nft).toContain(`delete chain ip slipstream v_${t}`);
+    expect(plan.nft).toContain(`delete counter ip slipstream m_${t}`);
+    expect(plan.nft).not.toMatch(/delete map ip slipstream (fo|ri|bi|bo|sync)\b/);
+    expect(plan.nft).not.toMatch(/flush map ip slipstream (fo|ri|bi|bo)\b/);
+  });
+
+  it('gives a weight-0 backend no Maglev slot on the mux', () => {
+    const s = sample('mux');
+    for (const v of s.vips) v.backends[2]!.weight = 0;
+    const nft = renderPlan(s).nft;
+    // Backend hosts are marked 0x5400 + index in sorted order; b3 (198.18.0.33) is 21506.
+    expect(nft).toMatch(/ : 21504/);
+    expect(nft).not.toMatch(/ : 21506/);
+  });
+});
