@@ -236,14 +236,16 @@ export class Agent {
         nonce: '',
         nonces: [],
         biExpiresAt: now + ((v?.bypass.idleTimeoutS ?? 0) + GRACE_S) * 1000,
-        // Count replies of the last half timeout as recent, and check at once: the client's entries may
-        // be close to expiry after our downtime.
-        lastCheckMs: now - (v?.bypass.idleTimeoutS ?? 0) * 500,
+        lastCheckMs: now,
         timers: [],
       };
       const k = fkey(client, proto, cport, vip, vport);
       this.backend.set(k, ent);
-      this.armBackendTimers(k, ent, 0);
+      // Decide at once from the listing (no per-entry query): the client's entries may be close to expiry
+      // after our downtime, so a flow with recent replies is renewed now and a quiet one goes idle.
+      const ageMs = (BO_TIMEOUT_S - (e.elem.expires ?? 0)) * 1000;
+      if (v && ageMs <= v.bypass.idleTimeoutS * 500 + 1000) void this.sendRedirect(k, ent, v, true);
+      else void this.goIdle(k, ent);
     }
     this.updateGauges();
     this.log(
@@ -421,6 +423,8 @@ export class Agent {
     this.m.acks.inc({ result: 'accepted', reason: '' });
     const t = vip.bypass.idleTimeoutS;
     const wasActive = e.state === 'active';
+    // The ack means the client's entries are in place: that ends time-to-bypass.
+    if (!wasActive) this.m.ttb.observe((Date.now() - e.firstSeenMs) / 1000);
     if (!wasActive) {
       // A long timeout that every reply resets to BO_TIMEOUT_S; the agent deletes the element itself when
       // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
@@ -433,10 +437,7 @@ export class Agent {
       }
     }
     const now = Date.now();
-    if (!wasActive) {
-      this.m.ttb.observe((now - e.firstSeenMs) / 1000);
-      e.activeSince = now;
-    }
+    if (!wasActive) e.activeSince = now;
     e.state = 'active';
     e.lastCheckMs = now;
     this.armBackendTimers(k, e, t * 500);
@@ -620,13 +621,14 @@ export class Agent {
       // Extend the receive rewrite first: it must outlive whatever the client installs next.
       const t = vip.bypass.idleTimeoutS;
       const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+      const add = `add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`;
       try {
-        await this.nft.exec(
-          `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`,
-        );
+        // Replace (restarts the timeout); plain add when the kernel already expired the element.
+        await this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }; ${add}`).catch(() => this.nft.exec(add));
         e.biExpiresAt = Date.now() + (t + GRACE_S) * 1000;
       } catch (err) {
         this.log(`bi renewal failed for ${k}: ${(err as Error).message}`);
+        await this.goIdle(k, e);
         return;
       }
     }
