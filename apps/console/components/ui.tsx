@@ -2,6 +2,7 @@
 
 import { useEffect, useState, type ReactNode } from 'react';
 import { useFormStatus } from 'react-dom';
+import { usePathname } from 'next/navigation';
 import type { FormState } from '../lib/forms';
 
 type ToastMsg = { id: number; kind: 'error' | 'ok'; text: string };
@@ -13,6 +14,9 @@ export function toast(kind: 'error' | 'ok', text: string): void {
 
 export function Toaster() {
   const [items, setItems] = useState<ToastMsg[]>([]);
+  const path = usePathname();
+  // A message about the page just left would only confuse on the next one.
+  useEffect(() => setItems([]), [path]);
   useEffect(() => {
     let next = 1;
     const onToast = (e: Event) => {
@@ -108,7 +112,7 @@ export function Field({ name, label, state, hint, path, className, children, ...
           aria-invalid={err ? true : undefined}
           aria-describedby={err ? `${id}-err` : undefined}
           {...input}
-          defaultValue={input.defaultValue}
+          defaultValue={state.values?.[name] ?? input.defaultValue}
         />
       )}
       {hint && !err ? <span className="hint">{hint}</span> : null}
@@ -141,7 +145,12 @@ export function SelectField({
   const err = state.fields?.[path ?? name];
   return (
     <Field name={name} label={label} state={state} path={path} hint={hint}>
-      <select id={`f-${name}`} name={name} defaultValue={defaultValue} aria-invalid={err ? true : undefined}>
+      <select
+        id={`f-${name}`}
+        name={name}
+        defaultValue={state.values?.[name] ?? defaultValue}
+        aria-invalid={err ? true : undefined}
+      >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}

@@ -16,9 +16,13 @@ function safeNext(v: string | undefined): string {
 
 export async function login(_prev: FormState, fd: FormData): Promise<FormState> {
   const { data, error, response } = await publicApi().POST('/v1/auth/login', {
-    body: { email: str(fd, 'email') ?? '', password: (fd.get('password') as string | null) ?? '' },
+    body: compact({
+      email: str(fd, 'email') ?? '',
+      password: (fd.get('password') as string | null) ?? '',
+      tenantId: str(fd, 'tenantId'),
+    }),
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   await setSession(data.token, data.expiresAt);
   redirect(safeNext(str(fd, 'next')));
 }
@@ -31,7 +35,7 @@ export async function signup(_prev: FormState, fd: FormData): Promise<FormState>
       tenantName: str(fd, 'tenantName') ?? '',
     },
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   await setSession(data.token, data.expiresAt);
   redirect('/');
 }
@@ -89,7 +93,7 @@ export async function createVip(_prev: FormState, fd: FormData): Promise<FormSta
     headers: { 'idempotency-key': idem },
   });
   // A failed create gets a fresh key, so the corrected resubmit is a new request and not a replay.
-  if (!data) return failure(error, response, randomUUID());
+  if (!data) return failure(error, response, fd, randomUUID());
   revalidatePath('/vips');
   redirect(`/vips/${data.id}?created=1`);
 }
@@ -106,7 +110,7 @@ export async function updateVip(_prev: FormState, fd: FormData): Promise<FormSta
     body,
     headers: ifMatch(str(fd, 'etag')),
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   revalidatePath(`/vips/${id}`);
   revalidatePath('/vips');
   return success(part === 'bypass' ? 'Bypass policy saved' : 'VIP saved', {
@@ -117,7 +121,7 @@ export async function updateVip(_prev: FormState, fd: FormData): Promise<FormSta
 export async function deleteVip(_prev: FormState, fd: FormData): Promise<FormState> {
   const id = str(fd, 'id') ?? '';
   const { error, response } = await (await api()).DELETE('/v1/vips/{id}', { params: { path: { id } } });
-  if (!response.ok) return failure(error, response);
+  if (!response.ok) return failure(error, response, fd);
   revalidatePath('/vips');
   redirect('/vips?deleted=1');
 }
@@ -146,7 +150,7 @@ export async function createPool(_prev: FormState, fd: FormData): Promise<FormSt
     body,
     headers: { 'idempotency-key': idem },
   });
-  if (!data) return failure(error, response, randomUUID());
+  if (!data) return failure(error, response, fd, randomUUID());
   revalidatePath('/pools');
   redirect(`/pools/${data.id}?created=1`);
 }
@@ -161,7 +165,7 @@ export async function updatePool(_prev: FormState, fd: FormData): Promise<FormSt
     body,
     headers: ifMatch(str(fd, 'etag')),
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   revalidatePath(`/pools/${id}`);
   return success('Pool saved', { etag: response.headers.get('etag') ?? undefined });
 }
@@ -169,7 +173,7 @@ export async function updatePool(_prev: FormState, fd: FormData): Promise<FormSt
 export async function deletePool(_prev: FormState, fd: FormData): Promise<FormState> {
   const id = str(fd, 'id') ?? '';
   const { error, response } = await (await api()).DELETE('/v1/pools/{id}', { params: { path: { id } } });
-  if (!response.ok) return failure(error, response);
+  if (!response.ok) return failure(error, response, fd);
   revalidatePath('/pools');
   redirect('/pools?deleted=1');
 }
@@ -190,7 +194,7 @@ export async function createBackend(_prev: FormState, fd: FormData): Promise<For
     body,
     headers: { 'idempotency-key': idem },
   });
-  if (!data) return failure(error, response, randomUUID());
+  if (!data) return failure(error, response, fd, randomUUID());
   revalidatePath(`/pools/${poolId}`);
   return success(`Backend ${data.address}:${data.port} added`, { idem: randomUUID() });
 }
@@ -211,7 +215,7 @@ export async function updateBackend(_prev: FormState, fd: FormData): Promise<For
     body,
     headers: ifMatch(versionTag(fd)),
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   revalidatePath(`/pools/${poolId}`);
   return success(`Backend ${data.address}:${data.port} saved (weight ${data.weight}, ${data.state})`);
 }
@@ -224,7 +228,7 @@ export async function deleteBackend(_prev: FormState, fd: FormData): Promise<For
   ).DELETE('/v1/pools/{poolId}/backends/{id}', {
     params: { path: { poolId, id } },
   });
-  if (!response.ok) return failure(error, response);
+  if (!response.ok) return failure(error, response, fd);
   revalidatePath(`/pools/${poolId}`);
   return success('Backend removed');
 }
@@ -246,7 +250,7 @@ export async function createApiKey(_prev: FormState, fd: FormData): Promise<Form
     body,
     headers: { 'idempotency-key': idem },
   });
-  if (!data) return failure(error, response, randomUUID());
+  if (!data) return failure(error, response, fd, randomUUID());
   revalidatePath('/api-keys');
   return success(`API key ${data.name} created`, { secret: data.secret ?? undefined, idem: randomUUID() });
 }
@@ -254,7 +258,7 @@ export async function createApiKey(_prev: FormState, fd: FormData): Promise<Form
 export async function revokeApiKey(_prev: FormState, fd: FormData): Promise<FormState> {
   const id = str(fd, 'id') ?? '';
   const { error, response } = await (await api()).DELETE('/v1/api-keys/{id}', { params: { path: { id } } });
-  if (!response.ok) return failure(error, response);
+  if (!response.ok) return failure(error, response, fd);
   revalidatePath('/api-keys');
   return success('API key revoked');
 }
@@ -262,7 +266,7 @@ export async function revokeApiKey(_prev: FormState, fd: FormData): Promise<Form
 export async function addMember(_prev: FormState, fd: FormData): Promise<FormState> {
   const body = compact({ email: str(fd, 'email'), role: str(fd, 'role') }) as Schemas['MemberCreate'];
   const { data, error, response } = await (await api()).POST('/v1/members', { body });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   revalidatePath('/members');
   return success(`${data.email} added as ${data.role}`);
 }
@@ -276,7 +280,7 @@ export async function updateMember(_prev: FormState, fd: FormData): Promise<Form
     body: { role: str(fd, 'role') } as Schemas['MemberUpdate'],
     headers: ifMatch(versionTag(fd)),
   });
-  if (!data) return failure(error, response);
+  if (!data) return failure(error, response, fd);
   revalidatePath('/members');
   return success(`${data.email} is now ${data.role}`);
 }
@@ -284,7 +288,7 @@ export async function updateMember(_prev: FormState, fd: FormData): Promise<Form
 export async function removeMember(_prev: FormState, fd: FormData): Promise<FormState> {
   const id = str(fd, 'id') ?? '';
   const { error, response } = await (await api()).DELETE('/v1/members/{id}', { params: { path: { id } } });
-  if (!response.ok) return failure(error, response);
+  if (!response.ok) return failure(error, response, fd);
   revalidatePath('/members');
   return success('Member removed');
 }
@@ -302,7 +306,7 @@ export async function createJoinToken(_prev: FormState, fd: FormData): Promise<F
     body,
     headers: { 'idempotency-key': idem },
   });
-  if (!data) return failure(error, response, randomUUID());
+  if (!data) return failure(error, response, fd, randomUUID());
   revalidatePath('/agents');
   return success(`Join token ${data.name} created`, { secret: data.secret ?? undefined, idem: randomUUID() });
 }

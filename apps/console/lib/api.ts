@@ -13,7 +13,7 @@ import {
   type SlipstreamClient,
 } from '@slipstream/api-client';
 import { apiUrl } from './config';
-import type { FormState } from './forms';
+import { valuesOf, type FormState } from './forms';
 import { sessionToken } from './session';
 
 export type Role = Schemas['Me']['role'];
@@ -69,7 +69,7 @@ export const getMe = cache(async (): Promise<Me> => {
 });
 
 /** Turns a failed API call into a form state: field messages, conflict flag and a toast-able message. */
-export function failure(error: unknown, response: Response, idem?: string): FormState {
+export function failure(error: unknown, response: Response, fd?: FormData, idem?: string): FormState {
   if (response.status === 401) redirect('/login?expired=1');
   const p = toProblem(error, response);
   const kind = problemKind(p);
@@ -83,6 +83,7 @@ export function failure(error: unknown, response: Response, idem?: string): Form
     fields: fieldErrors(p),
     conflict,
     at: Date.now(),
+    ...(fd ? { values: valuesOf(fd) } : {}),
     ...(idem ? { idem } : {}),
   };
 }

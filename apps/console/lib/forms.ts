@@ -14,6 +14,8 @@ export interface FormState {
   etag?: string;
   /** Idempotency key for the next submit of this form. */
   idem?: string;
+  /** What the user submitted, so a refused form comes back filled in (React resets forms after an action). */
+  values?: Record<string, string>;
   /** Changes on every action result, so effects (toasts) fire even for an identical message. */
   at?: number;
 }
@@ -50,4 +52,15 @@ export function list(fd: FormData, name: string): string[] {
 /** Drops undefined values so optional fields are left out of the JSON body. */
 export function compact<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Fields that are never echoed back to the browser. */
+const NOT_ECHOED = new Set(['password', 'idem', 'etag', 'version']);
+
+/** The submitted text fields, minus secrets and bookkeeping, for FormState.values. */
+export function valuesOf(fd: FormData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of fd.entries())
+    if (typeof v === 'string' && !NOT_ECHOED.has(k) && !k.startsWith('$')) out[k] = v;
+  return out;
 }

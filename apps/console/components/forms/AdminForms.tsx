@@ -25,7 +25,7 @@ export function CreateApiKeyForm({ idem }: { idem: string }) {
   return (
     <>
       {state.secret ? <SecretOnce title="Your new API key." secret={state.secret} /> : null}
-      <form action={action} className="form" aria-label="Create API key">
+      <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Create API key">
         <FormResult state={state} />
         <input type="hidden" name="idem" value={state.idem ?? idem} />
         <Field name="name" label="Name" state={state} placeholder="terraform-ci" required />
@@ -46,7 +46,7 @@ export function RevokeApiKeyButton({ id }: { id: string }) {
 export function AddMemberForm() {
   const [state, action] = useActionState(addMember, IDLE);
   return (
-    <form action={action} className="form" aria-label="Add member">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Add member">
       <FormResult state={state} />
       <Field name="email" label="Email of an existing user" type="email" state={state} required />
       <SelectField name="role" label="Role" state={state} options={ROLES} defaultValue="viewer" />
@@ -70,7 +70,7 @@ export function MemberRoleForm({
 }) {
   const [state, action] = useActionState(updateMember, IDLE);
   return (
-    <form action={action} className="inline-form" aria-label={`Role of ${email}`}>
+    <form key={state.at ?? 'initial'} action={action} className="inline-form" aria-label={`Role of ${email}`}>
       <input type="hidden" name="id" value={id} />
       <input type="hidden" name="version" value={version} />
       <select name="role" defaultValue={role} aria-label={`Role of ${email}`}>
@@ -108,7 +108,7 @@ export function AddAgentForm({ idem, installTemplate }: { idem: string; installT
           one agent until it expires.
         </p>
       ) : null}
-      <form action={action} className="form" aria-label="Add agent">
+      <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Add agent">
         <FormResult state={state} />
         <input type="hidden" name="idem" value={state.idem ?? idem} />
         <Field name="name" label="Token name" state={state} placeholder="web-hosts" required />

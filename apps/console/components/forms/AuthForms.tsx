@@ -8,7 +8,7 @@ import { Field, FormResult, SubmitButton } from '../ui';
 export function LoginForm({ next }: { next?: string }) {
   const [state, action] = useActionState(login, IDLE);
   return (
-    <form action={action} className="form" aria-label="Log in">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Log in">
       <FormResult state={state} />
       <input type="hidden" name="next" value={next ?? '/'} />
       <Field name="email" label="Email" type="email" state={state} autoComplete="username" required />
@@ -20,6 +20,15 @@ export function LoginForm({ next }: { next?: string }) {
         autoComplete="current-password"
         required
       />
+      <details open={Boolean(state.values?.tenantId)}>
+        <summary className="muted">Member of several organisations?</summary>
+        <Field
+          name="tenantId"
+          label="Organisation id"
+          state={state}
+          hint="From Settings of that organisation. Blank: the first one you joined."
+        />
+      </details>
       <SubmitButton>Log in</SubmitButton>
     </form>
   );
@@ -28,7 +37,7 @@ export function LoginForm({ next }: { next?: string }) {
 export function SignupForm() {
   const [state, action] = useActionState(signup, IDLE);
   return (
-    <form action={action} className="form" aria-label="Sign up">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Sign up">
       <FormResult state={state} />
       <Field name="tenantName" label="Organisation" state={state} placeholder="Acme" required />
       <Field name="email" label="Email" type="email" state={state} autoComplete="username" required />

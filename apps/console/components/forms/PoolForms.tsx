@@ -1,6 +1,6 @@
 'use client';
 
-import { useActionState, useState } from 'react';
+import { useActionState } from 'react';
 import {
   createBackend,
   createPool,
@@ -40,22 +40,19 @@ const STATES = [
 ];
 
 function ProbeFields({ state, p }: { state: FormState; p: ProbeValues }) {
-  const [protocol, setProtocol] = useState(p.protocol);
-  const err = state.fields?.['healthProbe.protocol'];
   return (
     <>
-      <Field name="probe.protocol" label="Probe protocol" state={state} path="healthProbe.protocol">
-        <select
-          id="f-probe.protocol"
-          name="probe.protocol"
-          value={protocol}
-          onChange={(e) => setProtocol(e.target.value as 'tcp' | 'http')}
-          aria-invalid={err ? true : undefined}
-        >
-          <option value="tcp">TCP connect</option>
-          <option value="http">HTTP GET</option>
-        </select>
-      </Field>
+      <SelectField
+        name="probe.protocol"
+        label="Probe protocol"
+        state={state}
+        path="healthProbe.protocol"
+        options={[
+          { value: 'tcp', label: 'TCP connect' },
+          { value: 'http', label: 'HTTP GET' },
+        ]}
+        defaultValue={p.protocol}
+      />
       <Field
         name="probe.port"
         label="Probe port"
@@ -65,15 +62,15 @@ function ProbeFields({ state, p }: { state: FormState; p: ProbeValues }) {
         hint="Blank: each backend's own port."
         inputMode="numeric"
       />
-      {protocol === 'http' ? (
-        <Field
-          name="probe.path"
-          label="HTTP path"
-          state={state}
-          path="healthProbe.path"
-          defaultValue={p.path ?? '/'}
-        />
-      ) : null}
+      <Field
+        name="probe.path"
+        label="HTTP path"
+        state={state}
+        path="healthProbe.path"
+        defaultValue={p.path ?? ''}
+        placeholder="/"
+        hint="HTTP probes only."
+      />
       <Field
         name="probe.intervalMs"
         label="Interval (ms)"
@@ -113,7 +110,7 @@ function ProbeFields({ state, p }: { state: FormState; p: ProbeValues }) {
 export function CreatePoolForm({ idem }: { idem: string }) {
   const [state, action] = useActionState(createPool, { ...IDLE, idem });
   return (
-    <form action={action} className="form" aria-label="Create pool">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Create pool">
       <FormResult state={state} />
       <input type="hidden" name="idem" value={state.idem ?? idem} />
       <Field name="name" label="Name" state={state} required placeholder="web" />
@@ -138,7 +135,7 @@ export function EditPoolForm({
 }) {
   const [state, action] = useActionState(updatePool, IDLE);
   return (
-    <form action={action} className="form" aria-label="Edit pool">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Edit pool">
       <FormResult
         state={state}
         conflictHint={
@@ -165,12 +162,7 @@ export function DeletePoolButton({ id }: { id: string }) {
 export function AddBackendForm({ poolId, idem }: { poolId: string; idem: string }) {
   const [state, action] = useActionState(createBackend, { ...IDLE, idem });
   return (
-    <form
-      action={action}
-      className="form"
-      aria-label="Add backend"
-      key={state.status === 'ok' ? state.at : 'form'}
-    >
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Add backend">
       <FormResult state={state} />
       <input type="hidden" name="poolId" value={poolId} />
       <input type="hidden" name="idem" value={state.idem ?? idem} />
@@ -200,7 +192,12 @@ export function BackendRowForm({ b }: { b: BackendValues }) {
   const [state, action] = useActionState(updateBackend, IDLE);
   const label = `${b.address}:${b.port}`;
   return (
-    <form action={action} className="inline-form" aria-label={`Edit backend ${label}`}>
+    <form
+      key={state.at ?? 'initial'}
+      action={action}
+      className="inline-form"
+      aria-label={`Edit backend ${label}`}
+    >
       <input type="hidden" name="poolId" value={b.poolId} />
       <input type="hidden" name="id" value={b.id} />
       <input type="hidden" name="version" value={b.version} />

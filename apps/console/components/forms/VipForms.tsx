@@ -89,8 +89,12 @@ function BypassFields({ state, v }: { state: FormState; v: VipValues['bypass'] }
     <>
       <div className="field full">
         <label className="check">
-          <input type="checkbox" name="bypass.enabled" defaultChecked={v.enabled} /> Enable load balancer
-          bypass
+          <input
+            type="checkbox"
+            name="bypass.enabled"
+            defaultChecked={state.values ? state.values['bypass.enabled'] === 'on' : v.enabled}
+          />{' '}
+          Enable load balancer bypass
         </label>
         <span className="hint">
           After the first packets through a mux, the backend&apos;s host redirects the flow straight to
@@ -107,7 +111,7 @@ function BypassFields({ state, v }: { state: FormState; v: VipValues['bypass'] }
         <textarea
           id="f-bypass.sourceCidrs"
           name="bypass.sourceCidrs"
-          defaultValue={v.sourceCidrs.join('\n')}
+          defaultValue={state.values?.['bypass.sourceCidrs'] ?? v.sourceCidrs.join('\n')}
           aria-invalid={state.fields?.['bypass.sourceCidrs'] ? true : undefined}
           placeholder="10.0.0.0/16"
         />
@@ -143,7 +147,7 @@ export function CreateVipForm({ pools, idem }: { pools: { id: string; name: stri
     bypass: { enabled: true, sourceCidrs: [], maxFlowsPerHost: 65536, idleTimeoutS: 120 },
   };
   return (
-    <form action={action} className="form" aria-label="Create VIP">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Create VIP">
       <FormResult state={state} />
       <input type="hidden" name="idem" value={state.idem ?? idem} />
       <SettingsFields state={state} v={v} pools={pools} />
@@ -169,7 +173,7 @@ export function EditVipForm({
 }) {
   const [state, action] = useActionState(updateVip, IDLE);
   return (
-    <form action={action} className="form" aria-label="Edit VIP">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Edit VIP">
       <FormResult state={state} conflictHint={reloadHint} />
       <input type="hidden" name="id" value={vip.id} />
       <input type="hidden" name="etag" value={etag} />
@@ -185,7 +189,7 @@ export function EditVipForm({
 export function BypassPolicyForm({ vip, etag }: { vip: VipValues; etag: string }) {
   const [state, action] = useActionState(updateVip, IDLE);
   return (
-    <form action={action} className="form" aria-label="Bypass policy">
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Bypass policy">
       <FormResult state={state} conflictHint={reloadHint} />
       <input type="hidden" name="id" value={vip.id} />
       <input type="hidden" name="etag" value={etag} />
@@ -215,7 +219,7 @@ export function DeleteButton({
   const [state, action] = useActionState(serverAction, IDLE);
   const [armed, setArmed] = useState(false);
   return (
-    <form action={action} className="inline-form">
+    <form key={state.at ?? 'initial'} action={action} className="inline-form">
       <input type="hidden" name="id" value={id} />
       {Object.entries(extra ?? {}).map(([k, v]) => (
         <input key={k} type="hidden" name={k} value={v} />
