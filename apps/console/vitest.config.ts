@@ -13,7 +13,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.{ts,tsx}'],
           globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 60_000,
           expect: { poll: { timeout: 10_000, interval: 100 } },

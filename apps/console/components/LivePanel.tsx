@@ -86,7 +86,7 @@ export function StatsCharts({ points }: { points: StatPoint[] }) {
           </div>
         </div>
       </div>
-      <div className="grid">
+      <div className="charts" style={{ marginBottom: 16 }}>
         <div className="card">
           <h3>New flows per second</h3>
           <LineChart

@@ -74,13 +74,22 @@ export function failure(error: unknown, response: Response, fd?: FormData, idem?
   const p = toProblem(error, response);
   const kind = problemKind(p);
   const conflict = kind === 'precondition-failed' || response.status === 412;
+  const fields = fieldErrors(p);
+  const errors = p.errors ?? [];
+  // The field list is repeated in the summary: a message for a field the form does not show still reaches the user.
+  const listed = errors
+    .slice(0, 3)
+    .map((e) => `${e.path || 'body'}: ${e.message}`)
+    .join('; ');
   const message = conflict
     ? 'Someone changed this since you opened it. Reload the page to see the latest version, then apply your change again.'
-    : problemMessage(p);
+    : errors.length > 0
+      ? `${p.title}: ${listed}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`
+      : problemMessage(p);
   return {
     status: 'error',
     message,
-    fields: fieldErrors(p),
+    fields,
     conflict,
     at: Date.now(),
     ...(fd ? { values: valuesOf(fd) } : {}),

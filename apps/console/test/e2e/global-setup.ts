@@ -74,6 +74,8 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 export default async function setup(project: TestProject) {
+  // Screenshots of this run only, so a stale FAILED-*.png from an earlier run cannot mislead.
+  rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
   // For iterating on the tests: point them at an API and console that are already running.
   const reuse = { api: process.env.SLIPSTREAM_E2E_API_URL, web: process.env.SLIPSTREAM_E2E_CONSOLE_URL };
   if (reuse.api && reuse.web) {
