@@ -411,11 +411,34 @@ describe('console', () => {
     }
   });
 
-  it('logs out: the cookie is gone and pages need a login again', async () => {
+  it('refuses to delete a pool a VIP uses, then deletes the VIP and the pool', async () => {
+    await go(page, `/pools/${ids.pool}`);
+    await page.getByRole('button', { name: 'Delete pool' }).click();
+    await page.getByRole('button', { name: 'Yes, delete pool' }).click();
+    await expect.poll(() => page.getByTestId('form-error').innerText()).toMatch(/used by a VIP/i);
+    await shot(page, '17-pool-in-use');
+
+    await go(page, `/vips/${ids.vip}`);
+    await page.getByRole('button', { name: 'Delete VIP' }).click();
+    await page.getByRole('button', { name: 'Yes, delete vip' }).click();
+    await page.waitForURL(`${consoleUrl}/vips?deleted=1`);
+    await expect.poll(() => page.getByText('No VIPs yet').isVisible()).toBe(true);
+
+    await go(page, `/pools/${ids.pool}`);
+    await page.getByRole('button', { name: 'Delete pool' }).click();
+    await page.getByRole('button', { name: 'Yes, delete pool' }).click();
+    await page.waitForURL(`${consoleUrl}/pools?deleted=1`);
+    await expect.poll(() => page.getByText('No pools yet').isVisible()).toBe(true);
+  });
+
+  it('logs out: the cookie is gone, the API session is revoked, pages need a login again', async () => {
     await go(page, '/');
+    const token = (await ctx.cookies()).find((c) => c.name === 'slipstream_session')?.value ?? '';
+    expect((await api('/v1/me', { token })).status).toBe(200);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login$/);
     expect((await ctx.cookies()).find((c) => c.name === 'slipstream_session')).toBeUndefined();
+    expect((await api('/v1/me', { token })).status).toBe(401);
     await go(page, '/agents');
     expect(new URL(page.url()).pathname).toBe('/login');
   });
