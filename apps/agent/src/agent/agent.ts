@@ -34,6 +34,12 @@ import { CounterVec, Histogram } from './metrics.js';
 /** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
 const GRACE_S = 5;
 const RETRY_DELAYS_MS = [50, 250, 1000];
+/** Mux health probe: the mux agent echoes these 12 bytes on the redirect port. */
+const HEALTH_MAGIC = Buffer.from('SLH1', 'ascii');
+const HEALTH_LEN = 12;
+const PROBE_INTERVAL_MS = 200;
+/** A mux that has not answered for this long gets no new flows from this host. */
+const MUX_DEAD_MS = 1000;
 /** Default timeout of `bo` elements; replies refresh it, so (this - expires) is the time since the last one. */
 const BO_TIMEOUT_S = 3600;
 
@@ -99,6 +105,10 @@ export class Agent {
   private readonly backend = new Map<string, BackendEntry>();
   private readonly pending = new Map<string, string>(); // nonce -> backend entry key
   private stopped = false;
+  /** Mux underlay address -> last health reply (ms). */
+  private readonly muxSeen = new Map<string, number>();
+  private muxDown = new Set<string>();
+  private probeTimer: NodeJS.Timeout | null = null;
   private reloading: Promise<void> = Promise.resolve();
   private readonly log: (msg: string) => void;
 
@@ -118,6 +128,7 @@ export class Agent {
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
     configErrors: new CounterVec('slipstream_config_errors_total', 'Rejected desired-state files'),
     revision: new CounterVec('slipstream_config_revision', 'Revision of the applied desired state', 'gauge'),
+    muxUp: new CounterVec('slipstream_mux_up', 'Whether this host gets health replies from the mux', 'gauge'),
     ttb: new Histogram(
       'slipstream_time_to_bypass_seconds',
       'First packet seen by the backend to entry active at the client',
@@ -165,7 +176,7 @@ export class Agent {
       throw new Error('agent identity (role, underlay) cannot change at run time; restart the agent');
     }
     const existing = (await existingObjects()) ?? undefined;
-    const plan = renderPlan(next, existing);
+    const plan = renderPlan(this.withMuxHealth(next), existing);
     await applyPlan(plan, next.encap);
     this.state = next;
     this.keys = new Map(
@@ -179,12 +190,55 @@ export class Agent {
         ? this.replay
         : new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
     this.m.revision.set({}, next.revision);
+    await this.ensureSocket(next);
     if (next.agent.role === 'host') {
-      await this.ensureSocket(next);
       this.ensureTcpdump();
+      this.ensureProbes();
       await this.pruneForConfig(next);
     }
     this.log(`applied revision ${next.revision} (${next.vips.length} VIPs, role ${next.agent.role})`);
+  }
+
+  // ---------------------------------------------------------------- mux health
+
+  /** The configured state with muxes this host cannot reach marked unhealthy. */
+  private withMuxHealth(s: DesiredState): DesiredState {
+    if (s.agent.role !== 'host' || this.muxDown.size === 0) return s;
+    return { ...s, muxes: s.muxes.map((m) => (this.muxDown.has(m.address) ? { ...m, healthy: false } : m)) };
+  }
+
+  /**
+   * The control plane's `healthy` flag is slow and may be unreachable; each host also probes its muxes
+   * and stops sending new flows to one that stops answering (bypassed flows never touch it anyway).
+   */
+  private ensureProbes(): void {
+    if (this.probeTimer) return;
+    const started = Date.now();
+    this.probeTimer = setInterval(() => {
+      const st = this.state;
+      if (!st || !this.sock) return;
+      const now = Date.now();
+      const probe = Buffer.alloc(HEALTH_LEN);
+      HEALTH_MAGIC.copy(probe);
+      probe.writeDoubleBE(now, 4);
+      for (const m of st.muxes) this.sock.send(probe, st.redirect.port, m.address);
+      const down = new Set(
+        st.muxes
+          .filter((m) => now - (this.muxSeen.get(m.address) ?? started) > MUX_DEAD_MS)
+          .map((m) => m.address),
+      );
+      for (const m of st.muxes) this.m.muxUp.set({ mux: m.address }, down.has(m.address) ? 0 : 1);
+      if (down.size !== this.muxDown.size || [...down].some((a) => !this.muxDown.has(a))) {
+        this.muxDown = down;
+        this.log(`muxes not answering: ${[...down].join(', ') || 'none'}`);
+        this.reloading = this.reloading.then(() =>
+          this.state
+            ? this.apply(this.state).catch((err: Error) => this.log(`re-apply failed: ${err.message}`))
+            : undefined,
+        );
+      }
+    }, PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
   }
 
   // ---------------------------------------------------------------- start-up state
@@ -271,6 +325,12 @@ export class Agent {
   }
 
   private onMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (buf.length === HEALTH_LEN && buf.subarray(0, 4).equals(HEALTH_MAGIC)) {
+      if (this.state?.agent.role === 'mux') this.sock?.send(buf, rinfo.port, rinfo.address);
+      else this.muxSeen.set(rinfo.address, Date.now());
+      return;
+    }
+    if (this.state?.agent.role === 'mux') return;
     if (buf.length < 5 || !buf.subarray(0, 4).equals(REDIRECT_MAGIC)) {
       this.m.redirectsReceived.inc({ result: 'rejected', reason: 'malformed' });
       return;
@@ -624,7 +684,9 @@ export class Agent {
       const add = `add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`;
       try {
         // Replace (restarts the timeout); plain add when the kernel already expired the element.
-        await this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }; ${add}`).catch(() => this.nft.exec(add));
+        await this.nft
+          .exec(`delete element ip ${NFT_TABLE} bi { ${bi} }; ${add}`)
+          .catch(() => this.nft.exec(add));
         e.biExpiresAt = Date.now() + (t + GRACE_S) * 1000;
       } catch (err) {
         this.log(`bi renewal failed for ${k}: ${(err as Error).message}`);
@@ -805,6 +867,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
     unwatchFile(this.opts.configFile);
     this.tcpdump?.kill();
     this.sock?.close();

@@ -67,10 +67,10 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     const echoed = flow.state.latest.echoed;
     await sleep(500);
     expect(flow.state.latest.echoed).toBeGreaterThan(echoed);
-    // Mux health comes from the control plane; here the test plays that part.
-    await updateConfig(prefix, ['c1', 'c2', 'b1', 'b2', 'b3'], (s) => {
-      s.muxes.find((m) => m.address === '198.18.0.21')!.healthy = false;
-    });
+    // Each host probes its muxes and stops hashing new flows onto one that stops answering.
+    await waitUntil('clients notice the dead mux', () =>
+      ['c1', 'c2'].every((c) => metric(prefix, c, 'slipstream_mux_up', { mux: '198.18.0.21' }) === 0),
+    );
     const m2Before = metric(prefix, 'm2', 'slipstream_mux_packets_total');
     for (let i = 0; i < 8; i++) {
       const r = await client<{ status: number }>(prefix, i % 2 ? 'c1' : 'c2', 'http', '198.19.0.20', '80');
@@ -81,9 +81,41 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     expect(end.error).toBeNull();
     expect(end.echoed).toBe(end.sent);
     execFileSync('ip', ['-n', nsName(prefix, 'm1'), 'link', 'set', 'eth0', 'up']);
-    await updateConfig(prefix, ['c1', 'c2', 'b1', 'b2', 'b3'], (s) => {
-      s.muxes.find((m) => m.address === '198.18.0.21')!.healthy = true;
+    await waitUntil('clients use the mux again', () =>
+      ['c1', 'c2'].every((c) => metric(prefix, c, 'slipstream_mux_up', { mux: '198.18.0.21' }) === 1),
+    );
+  });
+
+  it('a live flow stays bypassed past the idle timeout; after it ends its entries go away', async () => {
+    await updateConfig(prefix, ALL, (s) => {
+      s.vips.find((v) => v.name === 'echo')!.bypass.idleTimeoutS = 6;
     });
+    const muxPkts = (): number =>
+      metric(prefix, 'm1', 'slipstream_mux_packets_total', { vip: 'echo' }) +
+      metric(prefix, 'm2', 'slipstream_mux_packets_total', { vip: 'echo' });
+    const renewed = (): number =>
+      metric(prefix, 'c2', 'slipstream_redirects_received_total', { result: 'accepted', reason: 'renewed' });
+    // Let teardown packets of earlier tests' flows drain first: the mux count must be quiet.
+    for (let last = -1; last !== muxPkts(); await sleep(1000)) last = muxPkts();
+    const renewedBefore = renewed();
+    const flow = echoFlow(prefix, 'c2', '198.19.0.10', 7, 41030, 9000);
+    await waitUntil('bypass', () => nftElements(prefix, 'c2', 'fo').includes('41030'));
+    await sleep(300);
+    const mux = muxPkts();
+    const end = await flow.done;
+    expect(end.error).toBeNull();
+    expect(end.echoed).toBe(end.sent);
+    // 9 s of traffic with a 6 s idle timeout: renewed, never back on the mux.
+    expect(renewed()).toBeGreaterThan(renewedBefore);
+    expect(muxPkts()).toBe(mux);
+    await waitUntil(
+      'entries gone',
+      () =>
+        !nftElements(prefix, 'c2', 'fo').includes('41030') &&
+        !nftElements(prefix, 'c2', 'ri').includes('41030') &&
+        ['b1', 'b2', 'b3'].every((b) => !nftElements(prefix, b, 'bo').includes('41030')),
+      20_000,
+    );
   });
 
   it('draining or removing a backend drops its bypass entries at once and new flows avoid it', async () => {
@@ -127,38 +159,6 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
         }
       });
     }
-  });
-
-  it('a live flow stays bypassed past the idle timeout; after it ends its entries go away', async () => {
-    await updateConfig(prefix, ALL, (s) => {
-      s.vips.find((v) => v.name === 'echo')!.bypass.idleTimeoutS = 6;
-    });
-    const muxPkts = (): number =>
-      metric(prefix, 'm1', 'slipstream_mux_packets_total', { vip: 'echo' }) +
-      metric(prefix, 'm2', 'slipstream_mux_packets_total', { vip: 'echo' });
-    const renewed = (): number =>
-      metric(prefix, 'c2', 'slipstream_redirects_received_total', { result: 'accepted', reason: 'renewed' });
-    // Let teardown packets of earlier tests' flows drain first: the mux count must be quiet.
-    for (let last = -1; last !== muxPkts(); await sleep(1000)) last = muxPkts();
-    const renewedBefore = renewed();
-    const flow = echoFlow(prefix, 'c2', '198.19.0.10', 7, 41030, 9000);
-    await waitUntil('bypass', () => nftElements(prefix, 'c2', 'fo').includes('41030'));
-    await sleep(300);
-    const mux = muxPkts();
-    const end = await flow.done;
-    expect(end.error).toBeNull();
-    expect(end.echoed).toBe(end.sent);
-    // 9 s of traffic with a 6 s idle timeout: renewed, never back on the mux.
-    expect(renewed()).toBeGreaterThan(renewedBefore);
-    expect(muxPkts()).toBe(mux);
-    await waitUntil(
-      'entries gone',
-      () =>
-        !nftElements(prefix, 'c2', 'fo').includes('41030') &&
-        !nftElements(prefix, 'c2', 'ri').includes('41030') &&
-        ['b1', 'b2', 'b3'].every((b) => !nftElements(prefix, b, 'bo').includes('41030')),
-      20_000,
-    );
   });
 
   it('applying the same state again changes nothing in the kernel', async () => {
