@@ -22,7 +22,11 @@ export function Toaster() {
     const onToast = (e: Event) => {
       const { kind, text } = (e as CustomEvent<{ kind: 'error' | 'ok'; text: string }>).detail;
       const id = next++;
-      setItems((cur) => [...cur.slice(-3), { id, kind, text }]);
+      // A success means the earlier error was dealt with: keep it from lingering over the result.
+      setItems((cur) => [
+        ...cur.filter((t) => kind === 'error' || t.kind !== 'error').slice(-2),
+        { id, kind, text },
+      ]);
       setTimeout(() => setItems((cur) => cur.filter((t) => t.id !== id)), kind === 'error' ? 8000 : 4000);
     };
     window.addEventListener('slipstream-toast', onToast);
@@ -56,11 +60,16 @@ export function SubmitButton({ children, className = 'btn' }: { children: ReactN
 }
 
 /** Inline result of a form, plus a toast for errors so they are seen even when scrolled away. */
-export function FormResult({ state, conflictHint }: { state: FormState; conflictHint?: ReactNode }) {
+/** Toasts each action result once (every result carries a fresh `at`). */
+export function useResultToast(state: FormState): void {
   useEffect(() => {
     if (state.status === 'error' && state.message) toast('error', state.message);
     if (state.status === 'ok' && state.message) toast('ok', state.message);
   }, [state.at, state.status, state.message]);
+}
+
+export function FormResult({ state, conflictHint }: { state: FormState; conflictHint?: ReactNode }) {
+  useResultToast(state);
   if (state.status === 'error')
     return (
       <div

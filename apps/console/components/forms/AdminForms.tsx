@@ -10,7 +10,7 @@ import {
   updateMember,
 } from '../../lib/actions';
 import { IDLE } from '../../lib/forms';
-import { Field, FormResult, SecretOnce, SelectField, SubmitButton } from '../ui';
+import { Field, FormResult, SecretOnce, SelectField, SubmitButton, useResultToast } from '../ui';
 import { DeleteButton } from './VipForms';
 
 const ROLES = [
@@ -69,6 +69,7 @@ export function MemberRoleForm({
   email: string;
 }) {
   const [state, action] = useActionState(updateMember, IDLE);
+  useResultToast(state);
   return (
     <form key={state.at ?? 'initial'} action={action} className="inline-form" aria-label={`Role of ${email}`}>
       <input type="hidden" name="id" value={id} />

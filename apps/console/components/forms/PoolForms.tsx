@@ -10,7 +10,7 @@ import {
   updatePool,
 } from '../../lib/actions';
 import { IDLE, type FormState } from '../../lib/forms';
-import { Field, FormResult, SelectField, SubmitButton } from '../ui';
+import { Field, FormResult, SelectField, SubmitButton, useResultToast } from '../ui';
 import { DeleteButton } from './VipForms';
 
 export interface ProbeValues {
@@ -190,6 +190,7 @@ export interface BackendValues {
 /** One backend row's weight and state, saved together. */
 export function BackendRowForm({ b }: { b: BackendValues }) {
   const [state, action] = useActionState(updateBackend, IDLE);
+  useResultToast(state);
   const label = `${b.address}:${b.port}`;
   return (
     <form

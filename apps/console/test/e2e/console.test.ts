@@ -313,6 +313,12 @@ describe('console', () => {
     // Shown once: a reload no longer has it.
     await page.reload();
     expect(await page.getByTestId('secret-value').count()).toBe(0);
+
+    // Revoked, the key stops working at the API.
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('button', { name: 'Yes, revoke' }).click();
+    await expect.poll(() => page.getByTestId('api-key-list').innerText()).toContain('revoked');
+    expect((await api('/v1/me', { token: secret })).status).toBe(401);
   });
 
   it('lists the changes in the audit log and filters them', async () => {
@@ -364,6 +370,15 @@ describe('console', () => {
     await form.locator('#f-role').selectOption('viewer');
     await form.getByRole('button', { name: 'Add member' }).click();
     await expect.poll(() => page.getByTestId('member-list').innerText()).toContain(viewer.email);
+    // Role changes go through the row form: operator and back to viewer.
+    const roleForm = page.getByRole('form', { name: `Role of ${viewer.email}` });
+    await roleForm.locator('select').selectOption('operator');
+    await roleForm.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText(`${viewer.email} is now operator`).first().isVisible()).toBe(true);
+    await page.reload();
+    await roleForm.locator('select').selectOption('viewer');
+    await roleForm.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText(`${viewer.email} is now viewer`).first().isVisible()).toBe(true);
     await shot(page, '15-members');
 
     const vctx = await browser.newContext({ viewport: DESKTOP });

@@ -34,7 +34,7 @@ export default async function MembersPage() {
               {members.items.map((m) => {
                 const self = m.userId === me.actor.id;
                 return (
-                  <tr key={`${m.id}-${m.version}`}>
+                  <tr key={m.id}>
                     <td>
                       {m.email} {self ? <span className="badge info">you</span> : null}
                     </td>

@@ -68,7 +68,7 @@ export default async function PoolPage({
               </thead>
               <tbody>
                 {backends.items.map((b) => (
-                  <tr key={`${b.id}-${b.version}`}>
+                  <tr key={b.id}>
                     <td className="mono">
                       {b.address}:{b.port}
                     </td>
