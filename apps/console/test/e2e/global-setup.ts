@@ -21,6 +21,8 @@ const root = resolve(import.meta.dirname, '../../../..');
 const consoleDir = resolve(root, 'apps/console');
 const apiMain = resolve(root, 'apps/api/dist/main.js');
 const migrateJs = resolve(root, 'apps/api/dist/db/migrate.js');
+// `next start` reads the same variable (next.config.ts), so a build in another folder is tested as built.
+const distDir = process.env.SLIPSTREAM_CONSOLE_DIST_DIR || '.next';
 export const SCREENSHOT_DIR = resolve(root, 'test-output/console');
 
 const children = new Set<ChildProcess>();
@@ -87,7 +89,7 @@ export default async function setup(project: TestProject) {
   }
   for (const [file, hint] of [
     [apiMain, 'npm run build -w @slipstream/api'],
-    [resolve(consoleDir, '.next/BUILD_ID'), 'npm run build -w @slipstream/console'],
+    [resolve(consoleDir, distDir, 'BUILD_ID'), 'npm run build -w @slipstream/console'],
   ] as const) {
     if (!existsSync(file)) throw new Error(`${file} is missing: build first (${hint}, or the root npm test)`);
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AutoRefresh } from '../../../components/AutoRefresh';
 import { AddAgentForm } from '../../../components/forms/AdminForms';
 import { api, canAdmin, getMe, read } from '../../../lib/api';
 import { installCommandTemplate } from '../../../lib/config';
@@ -22,6 +23,7 @@ export default async function AgentsPage() {
           </p>
         </div>
       </div>
+      <AutoRefresh ms={5000} />
       <div className="card">
         {agents.items.length === 0 ? (
           <div className="empty">

@@ -126,6 +126,14 @@ export default async function AuditPage({
                     <td className="mono">{e.revision}</td>
                     <td className="wrap mono" style={{ minWidth: 260 }}>
                       {changes(e.before, e.after)}
+                      {e.before || e.after ? (
+                        <details>
+                          <summary className="muted">before / after</summary>
+                          <pre style={{ whiteSpace: 'pre-wrap', margin: '6px 0 0' }}>
+                            {JSON.stringify({ before: e.before, after: e.after }, null, 2)}
+                          </pre>
+                        </details>
+                      ) : null}
                     </td>
                   </tr>
                 ))}
