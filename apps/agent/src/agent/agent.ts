@@ -98,6 +98,7 @@ export class Agent {
   private sock: dgram.Socket | null = null;
   private sockAddr = '';
   private tcpdump: ChildProcess | null = null;
+  private tcpdumpFilter = '';
   private metricsServer: http.Server | null = null;
   private replay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
   private keys = new Map<string, Buffer>();
@@ -571,30 +572,44 @@ export class Agent {
 
   // ---------------------------------------------------------------- backend side: new flows from a mux
 
+  /**
+   * Capture filter for new flows arriving from a mux: every TCP SYN, and UDP only toward VIPs this host
+   * serves with bypass enabled (UDP has no "first packet" flag, so each such packet reaches the agent
+   * until the flow is bypassed; mux-only UDP traffic is kept out of userspace).
+   */
+  static captureFilter(st: DesiredState): string {
+    const udp = st.vips
+      .filter((v) => v.protocol === 'udp' && v.bypass.enabled)
+      .filter((v) => v.backends.some((b) => b.address === st.agent.underlay && b.state === 'active'))
+      .map((v) => `(dst host ${v.address} and dst port ${v.port})`);
+    const syn = 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn';
+    return udp.length > 0 ? `ip and ((${syn}) or (udp and (${udp.join(' or ')})))` : `ip and ${syn}`;
+  }
+
   private ensureTcpdump(): void {
-    if (this.tcpdump) return;
-    // Spawned once; prints one line per new flow arriving decapsulated from a mux (TCP SYN, any UDP).
+    const filter = Agent.captureFilter(this.state!);
+    if (this.tcpdump && this.tcpdumpFilter === filter) return;
+    if (this.tcpdump) {
+      const old = this.tcpdump;
+      this.tcpdump = null;
+      old.removeAllListeners('exit');
+      old.kill();
+    }
+    this.tcpdumpFilter = filter;
+    // One long-lived capture (never a process per flow); prints one line per matching packet.
     const p = spawn(
       'tcpdump',
-      [
-        '-i',
-        TUNNEL_DEV,
-        '-n',
-        '-l',
-        '-tt',
-        '--immediate-mode',
-        '-Q',
-        'in',
-        '-q',
-        'ip and ((tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp)',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      ['-i', TUNNEL_DEV, '-n', '-l', '-tt', '--immediate-mode', '-Q', 'in', '-q', filter],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     this.tcpdump = p;
     const rl = createInterface({ input: p.stdout! });
     rl.on('line', (line) => this.onPacketLine(line));
     p.stderr!.on('data', () => undefined);
     p.on('exit', (code) => {
+      if (this.tcpdump !== p) return;
       this.tcpdump = null;
       if (!this.stopped) {
         this.log(`tcpdump exited (${code}); restarting`);
