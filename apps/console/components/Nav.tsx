@@ -2,6 +2,7 @@
 
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
+import { useEffect, useRef } from 'react';
 import { logout } from '../lib/actions';
 
 const LINKS = [
@@ -19,13 +20,27 @@ export function Nav({ tenantName, who, role }: { tenantName: string; who: string
   const path = usePathname();
   const active = (href: string) =>
     href === '/' ? path === '/' : path === href || path.startsWith(`${href}/`);
+  const list = useRef<HTMLUListElement>(null);
+  // On a phone the links scroll sideways: keep the current one in view.
+  useEffect(() => {
+    const reveal = () => {
+      const ul = list.current;
+      const current = ul?.querySelector<HTMLElement>('[aria-current="page"]');
+      if (current && ul && ul.scrollWidth > ul.clientWidth) {
+        ul.scrollLeft = current.offsetLeft - (ul.clientWidth - current.offsetWidth) / 2;
+      }
+    };
+    reveal();
+    window.addEventListener('resize', reveal);
+    return () => window.removeEventListener('resize', reveal);
+  }, [path]);
   return (
     <nav className="nav" aria-label="Main">
       <Link href="/" className="brand">
         Slipstream
         <small>{tenantName}</small>
       </Link>
-      <ul className="nav-links">
+      <ul className="nav-links" ref={list}>
         {LINKS.map((l) => (
           <li key={l.href}>
             <Link href={l.href} aria-current={active(l.href) ? 'page' : undefined}>

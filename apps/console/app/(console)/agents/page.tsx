@@ -32,7 +32,7 @@ export default async function AgentsPage() {
           </div>
         ) : (
           <div className="table-wrap">
-            <table data-testid="agent-list">
+            <table className="stack" data-testid="agent-list">
               <thead>
                 <tr>
                   <th>Name</th>
@@ -49,23 +49,29 @@ export default async function AgentsPage() {
                   const behind = a.appliedRevision === null || a.appliedRevision < me.configRevision;
                   return (
                     <tr key={a.id}>
-                      <td>
+                      <td data-label="Name">
                         {a.name}
                         {a.hostname ? <div className="muted mono">{a.hostname}</div> : null}
                       </td>
-                      <td>{a.role}</td>
-                      <td>
+                      <td data-label="Role">{a.role}</td>
+                      <td data-label="Status">
                         <span className={`badge ${STATUS_TONE[a.status] ?? ''}`}>{a.status}</span>
                       </td>
-                      <td className="mono">{a.agentVersion ?? '—'}</td>
-                      <td>
+                      <td data-label="Version" className="mono">
+                        {a.agentVersion ?? '—'}
+                      </td>
+                      <td data-label="Desired / applied">
                         {me.configRevision} / {a.appliedRevision ?? '—'}{' '}
                         <span className={`badge ${behind ? 'warn' : 'ok'}`}>
                           {behind ? 'converging' : 'in sync'}
                         </span>
                       </td>
-                      <td>{fmtTime(a.lastSeenAt)}</td>
-                      <td className="muted" title="Agents report errors with enrollment (issue #4)">
+                      <td data-label="Last seen">{fmtTime(a.lastSeenAt)}</td>
+                      <td
+                        data-label="Last error"
+                        className="muted"
+                        title="Agents report errors with enrollment (issue #4)"
+                      >
                         not reported
                       </td>
                     </tr>

@@ -34,7 +34,7 @@ export default async function ApiKeysPage() {
           </div>
         ) : (
           <div className="table-wrap">
-            <table data-testid="api-key-list">
+            <table className="stack" data-testid="api-key-list">
               <thead>
                 <tr>
                   <th>Name</th>
@@ -50,13 +50,15 @@ export default async function ApiKeysPage() {
               <tbody>
                 {keys.items.map((k) => (
                   <tr key={k.id}>
-                    <td>{k.name}</td>
-                    <td className="mono">{k.prefix}…</td>
-                    <td>{k.role}</td>
-                    <td>{fmtTime(k.createdAt)}</td>
-                    <td>{k.expiresAt ? fmtTime(k.expiresAt) : 'never'}</td>
-                    <td>{fmtTime(k.lastUsedAt)}</td>
-                    <td>
+                    <td data-label="Name">{k.name}</td>
+                    <td data-label="Prefix" className="mono">
+                      {k.prefix}…
+                    </td>
+                    <td data-label="Role">{k.role}</td>
+                    <td data-label="Created">{fmtTime(k.createdAt)}</td>
+                    <td data-label="Expires">{k.expiresAt ? fmtTime(k.expiresAt) : 'never'}</td>
+                    <td data-label="Last used">{fmtTime(k.lastUsedAt)}</td>
+                    <td data-label="Status">
                       {k.revokedAt ? (
                         <span className="badge bad">revoked</span>
                       ) : (

@@ -99,7 +99,7 @@ export default async function AuditPage({
           </div>
         ) : (
           <div className="table-wrap">
-            <table data-testid="audit-list">
+            <table className="stack" data-testid="audit-list">
               <thead>
                 <tr>
                   <th>When</th>
@@ -113,18 +113,22 @@ export default async function AuditPage({
               <tbody>
                 {items.map((e) => (
                   <tr key={e.id}>
-                    <td>{fmtTime(e.at)}</td>
-                    <td>
+                    <td data-label="When">{fmtTime(e.at)}</td>
+                    <td data-label="Actor">
                       {e.actor.type}
                       {e.actor.id ? <span className="muted mono"> {e.actor.id.slice(0, 8)}</span> : null}
                     </td>
-                    <td className="mono">{e.action}</td>
-                    <td>
+                    <td data-label="Action" className="mono">
+                      {e.action}
+                    </td>
+                    <td data-label="Resource">
                       {e.resourceType}
                       {e.resourceId ? <span className="muted mono"> {e.resourceId.slice(0, 8)}</span> : null}
                     </td>
-                    <td className="mono">{e.revision}</td>
-                    <td className="wrap mono" style={{ minWidth: 260 }}>
+                    <td data-label="Revision" className="mono">
+                      {e.revision}
+                    </td>
+                    <td data-label="Change" className="wrap mono" style={{ minWidth: 260 }}>
                       {changes(e.before, e.after)}
                       {e.before || e.after ? (
                         <details>
