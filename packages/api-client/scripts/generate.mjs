@@ -28,6 +28,9 @@ const ast = await openapiTS(JSON.parse(readFileSync(contract, 'utf8')), {
   // Stable output: no timestamps, no absolute paths.
   alphabetize: false,
   exportType: false,
+  // A field with a default is optional in a request (the API fills it in); openapi-typescript would
+  // otherwise mark it required.
+  defaultNonNullable: false,
 });
 const header = '// Generated from packages/contract/openapi.json by scripts/generate.mjs. Do not edit.\n';
 const options = (await prettier.resolveConfig(out)) ?? {};

@@ -478,12 +478,12 @@ export interface components {
       address: string;
       port: number;
       /** @default 100 */
-      weight: number;
+      weight?: number;
       /**
        * @default active
        * @enum {string}
        */
-      state: 'active' | 'draining' | 'disabled';
+      state?: 'active' | 'draining' | 'disabled';
     };
     BackendPage: {
       items: components['schemas']['Backend'][];
@@ -557,9 +557,9 @@ export interface components {
       /** @enum {string} */
       role: 'host' | 'mux';
       /** @default 3600 */
-      expiresInS: number;
+      expiresInS?: number;
       /** @default 1 */
-      maxUses: number;
+      maxUses?: number;
     };
     JoinTokenCreated: {
       /** Format: uuid */
@@ -714,9 +714,9 @@ export interface components {
        * @default five-tuple
        * @enum {string}
        */
-      distribution: 'five-tuple' | 'source-ip';
+      distribution?: 'five-tuple' | 'source-ip';
       /** @default 300 */
-      idleTimeoutS: number;
+      idleTimeoutS?: number;
       bypass?: components['schemas']['BypassInput'];
     };
     VipPage: {
