@@ -532,7 +532,7 @@ export class Agent {
     const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
     try {
       // nft 1.0.6 ignores -j for `get element`; the text form is `... expires 59m59s996ms }`.
-      const out = await run('nft', ['get', 'element', 'ip', NFT_TABLE, 'bo', `{ ${bo} }`]);
+      const out = await this.nft.query(`get element ip ${NFT_TABLE} bo { ${bo} }`);
       const m = /expires ((?:\d+(?:ms|d|h|m|s))+)/.exec(out);
       return m ? BO_TIMEOUT_S * 1000 - parseNftDurationMs(m[1]!) : null;
     } catch {

@@ -199,10 +199,15 @@ const MAX_BATCH = 64;
 
 export class NftSession {
   private proc: ChildProcessWithoutNullStreams | null = null;
-  private queue: { line: string; resolve: () => void; reject: (e: Error) => void; solo?: boolean }[] = [];
+  private queue: {
+    line: string;
+    resolve: (out: string) => void;
+    reject: (e: Error) => void;
+    solo?: boolean;
+  }[] = [];
   private out = '';
   private err = '';
-  private current: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private current: { resolve: (out: string) => void; reject: (e: Error) => void } | null = null;
 
   async start(): Promise<void> {
     await run('nft', ['-f', '-'], `add set ip ${NFT_TABLE} sync { type ipv4_addr; }\n`);
@@ -214,7 +219,8 @@ export class NftSession {
     this.proc = p;
     p.stdout.on('data', (d: Buffer) => {
       this.out += d.toString();
-      if (this.current && /^}$/m.test(this.out)) {
+      // Done when the listing of `sync` (always last) is complete; a query's own output comes before it.
+      if (this.current && /set sync \{[^]*^}$/m.test(this.out)) {
         // Let a pending stderr chunk of the same command be read first.
         setImmediate(() => this.finish());
       }
@@ -237,11 +243,12 @@ export class NftSession {
     const cur = this.current;
     if (!cur) return;
     const err = this.err.trim();
+    const out = this.out.slice(0, this.out.lastIndexOf('table ip '));
     this.current = null;
     this.out = '';
     this.err = '';
     if (err) cur.reject(new Error(err));
-    else cur.resolve();
+    else cur.resolve(out);
     this.pump();
   }
 
@@ -257,7 +264,7 @@ export class NftSession {
     else while (n < this.queue.length && n < MAX_BATCH && !this.queue[n]!.solo) n++;
     const batch = this.queue.splice(0, n);
     this.current = {
-      resolve: () => batch.forEach((b) => b.resolve()),
+      resolve: (out) => batch.forEach((b) => b.resolve(out)),
       reject: (err) => {
         if (batch.length === 1) batch[0]!.reject(err);
         else this.queue.unshift(...batch.map((b) => ({ ...b, solo: true })));
@@ -270,7 +277,16 @@ export class NftSession {
   exec(line: string): Promise<void> {
     if (line.includes('\n')) return Promise.reject(new Error('one transaction per line'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
+      this.queue.push({ line, resolve: () => resolve(), reject });
+      this.pump();
+    });
+  }
+
+  /** Runs a read-only command (e.g. `get element`) alone and returns what nft printed. */
+  query(line: string): Promise<string> {
+    if (line.includes('\n')) return Promise.reject(new Error('one command per line'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ line, resolve, reject, solo: true });
       this.pump();
     });
   }

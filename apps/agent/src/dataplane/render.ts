@@ -95,8 +95,9 @@ const FLOW_MAPS = [
   // backend: client . proto . client port . VIP port -> VIP
   'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
   // backend: VIP . client . proto . VIP port . client port (replies leave with this host's address);
-  // every reply refreshes its element, which tells the agent whether the flow is still active.
-  'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 1h; }',
+  // every reply refreshes its element, which tells the agent whether the flow is still active. A dynamic
+  // set defaults to 65535 elements; the size lifts that cap.
+  'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 1h; size 1048576; }',
 ];
 
 export function renderPlan(
