@@ -15,7 +15,9 @@ function safeNext(v: string | undefined): string {
 }
 
 export async function login(_prev: FormState, fd: FormData): Promise<FormState> {
-  const { data, error, response } = await publicApi().POST('/v1/auth/login', {
+  const { data, error, response } = await (
+    await publicApi()
+  ).POST('/v1/auth/login', {
     body: compact({
       email: str(fd, 'email') ?? '',
       password: (fd.get('password') as string | null) ?? '',
@@ -28,7 +30,9 @@ export async function login(_prev: FormState, fd: FormData): Promise<FormState> 
 }
 
 export async function signup(_prev: FormState, fd: FormData): Promise<FormState> {
-  const { data, error, response } = await publicApi().POST('/v1/auth/signup', {
+  const { data, error, response } = await (
+    await publicApi()
+  ).POST('/v1/auth/signup', {
     body: {
       email: str(fd, 'email') ?? '',
       password: (fd.get('password') as string | null) ?? '',

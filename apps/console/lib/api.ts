@@ -1,6 +1,7 @@
 // Server-side access to the API. Only the Next.js server talks to the API: it reads the bearer token from
 // the httpOnly session cookie, so no token ever reaches browser JavaScript.
 import { cache } from 'react';
+import { headers } from 'next/headers';
 import { notFound, redirect } from 'next/navigation';
 import {
   createSlipstreamClient,
@@ -22,9 +23,17 @@ export type Me = Schemas['Me'];
 export const canOperate = (r: Role) => r !== 'viewer';
 export const canAdmin = (r: Role) => r === 'owner' || r === 'admin';
 
-/** A client without credentials (sign up, log in). */
-export function publicApi(): SlipstreamClient {
-  return createSlipstreamClient({ baseUrl: apiUrl() });
+/**
+ * A client without credentials (sign up, log in). It passes on the browser's address (X-Forwarded-For, set by
+ * the Next.js server or a proxy in front of it), so the API's per-address login limit can count each browser
+ * rather than the console server as one client, once the API trusts the console as a proxy.
+ */
+export async function publicApi(): Promise<SlipstreamClient> {
+  const forwarded = (await headers()).get('x-forwarded-for');
+  return createSlipstreamClient({
+    baseUrl: apiUrl(),
+    ...(forwarded ? { headers: { 'x-forwarded-for': forwarded } } : {}),
+  });
 }
 
 /** A client carrying the session's token. */
