@@ -78,6 +78,18 @@ async function shot(p: Page, name: string): Promise<void> {
   await p.setViewportSize(DESKTOP);
 }
 
+/** Logs in through the form, into a given organisation (the user's first one is their own). */
+async function logInAs(p: Page, email: string, password: string, tenantId: string): Promise<void> {
+  await go(p, '/login');
+  const login = p.getByRole('form', { name: 'Log in' });
+  await login.locator('#f-email').fill(email);
+  await login.locator('#f-password').fill(password);
+  await login.getByText('Member of several organisations?').click();
+  await login.locator('#f-tenantId').fill(tenantId);
+  await login.getByRole('button', { name: 'Log in' }).click();
+  await p.waitForURL(`${consoleUrl}/`);
+}
+
 async function go(p: Page, path: string): Promise<void> {
   await p.goto(`${consoleUrl}${path}`);
 }
@@ -354,7 +366,7 @@ describe('console', () => {
     await shot(page, '14-settings');
   });
 
-  it('adds a viewer, who sees no edit controls and whom the API refuses', async () => {
+  it('adds a member: as operator they change VIPs but not keys, as viewer they see no edit controls', async () => {
     const signup = await api('/v1/auth/signup', {
       method: 'POST',
       body: JSON.stringify({
@@ -370,11 +382,28 @@ describe('console', () => {
     await form.locator('#f-role').selectOption('viewer');
     await form.getByRole('button', { name: 'Add member' }).click();
     await expect.poll(() => page.getByTestId('member-list').innerText()).toContain(viewer.email);
-    // Role changes go through the row form: operator and back to viewer.
+    // Role changes go through the row form. As an operator the member may change VIPs but not keys or agents.
     const roleForm = page.getByRole('form', { name: `Role of ${viewer.email}` });
     await roleForm.locator('select').selectOption('operator');
     await roleForm.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText(`${viewer.email} is now operator`).first().isVisible()).toBe(true);
+    const octx = await browser.newContext({ viewport: DESKTOP });
+    try {
+      const opage = await octx.newPage();
+      opage.setDefaultTimeout(10_000);
+      await logInAs(opage, viewer.email, viewer.password, ids.tenant ?? '');
+      await expect.poll(() => opage.getByTestId('whoami').innerText()).toContain('operator');
+      await go(opage, '/vips');
+      await expect.poll(() => opage.getByRole('link', { name: 'New VIP' }).isVisible()).toBe(true);
+      await go(opage, '/api-keys');
+      await expect.poll(() => opage.getByTestId('admin-only').isVisible()).toBe(true);
+      expect(await opage.getByRole('form', { name: 'Create API key' }).count()).toBe(0);
+      await go(opage, '/agents');
+      await expect.poll(() => opage.getByRole('heading', { name: 'Agents' }).isVisible()).toBe(true);
+      expect(await opage.getByRole('form', { name: 'Add agent' }).count()).toBe(0);
+    } finally {
+      await octx.close();
+    }
     await page.reload();
     await roleForm.locator('select').selectOption('viewer');
     await roleForm.getByRole('button', { name: 'Save' }).click();
@@ -385,14 +414,7 @@ describe('console', () => {
     const vpage = await vctx.newPage();
     vpage.setDefaultTimeout(10_000);
     try {
-      await go(vpage, '/login');
-      const login = vpage.getByRole('form', { name: 'Log in' });
-      await login.locator('#f-email').fill(viewer.email);
-      await login.locator('#f-password').fill(viewer.password);
-      await login.getByText('Member of several organisations?').click();
-      await login.locator('#f-tenantId').fill(ids.tenant ?? '');
-      await login.getByRole('button', { name: 'Log in' }).click();
-      await vpage.waitForURL(`${consoleUrl}/`);
+      await logInAs(vpage, viewer.email, viewer.password, ids.tenant ?? '');
       await expect.poll(() => vpage.getByTestId('whoami').innerText()).toContain('viewer');
 
       await go(vpage, '/vips');
@@ -408,9 +430,15 @@ describe('console', () => {
       expect(await vpage.getByRole('button', { name: /Save|Delete/ }).count()).toBe(0);
       await shot(vpage, '16-vip-as-viewer');
       await go(vpage, `/pools/${ids.pool}`);
+      await expect.poll(() => vpage.getByTestId('backend-list').isVisible()).toBe(true);
       expect(await vpage.getByRole('form', { name: 'Add backend' }).count()).toBe(0);
+      expect(await vpage.getByRole('button', { name: /Save|Remove|Delete/ }).count()).toBe(0);
       await go(vpage, '/api-keys');
-      expect(await vpage.getByRole('form', { name: 'Create API key' }).count()).toBe(0);
+      await expect.poll(() => vpage.getByTestId('admin-only').isVisible()).toBe(true);
+      await go(vpage, '/members');
+      await expect.poll(() => vpage.getByTestId('member-list').isVisible()).toBe(true);
+      expect(await vpage.getByRole('form', { name: 'Add member' }).count()).toBe(0);
+      expect(await vpage.locator('main select').count()).toBe(0);
       await go(vpage, '/vips/new');
       await vpage.waitForURL(`${consoleUrl}/vips`);
 

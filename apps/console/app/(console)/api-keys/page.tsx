@@ -7,8 +7,23 @@ export const metadata = { title: 'API keys · Slipstream' };
 
 export default async function ApiKeysPage() {
   const me = await getMe();
-  const keys = await read((await api()).GET('/v1/api-keys', { params: { query: { limit: 200 } } }));
   const admin = canAdmin(me.role);
+  // The API lists keys to admins only; others get a plain explanation instead of an error page.
+  if (!admin)
+    return (
+      <>
+        <div className="page-head">
+          <div>
+            <h1>API keys</h1>
+          </div>
+        </div>
+        <div className="card empty" data-testid="admin-only">
+          <strong>Only admins and owners manage API keys</strong>
+          Your role is {me.role}. Ask an admin of {me.tenantName} for a key.
+        </div>
+      </>
+    );
+  const keys = await read((await api()).GET('/v1/api-keys', { params: { query: { limit: 200 } } }));
   return (
     <>
       <div className="page-head">
