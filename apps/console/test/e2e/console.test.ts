@@ -249,6 +249,11 @@ describe('console', () => {
     await go(page, '/vips');
     await expect.poll(() => page.getByTestId('vip-list').innerText()).toContain('10.0.0.10:443/tcp');
     await shot(page, '09-vips');
+
+    await go(page, '/');
+    await expect.poll(() => page.getByTestId('overview-vips').innerText()).toContain('web-frontend');
+    await expect.poll(() => page.getByTestId('live-unavailable').isVisible()).toBe(true);
+    await shot(page, '09-overview');
   });
 
   it('refuses a duplicate VIP with the API message', async () => {
