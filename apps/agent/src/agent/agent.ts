@@ -24,6 +24,7 @@ import {
   MSG_TYPE_ACK,
   MSG_TYPE_REDIRECT,
   REDIRECT_MAGIC,
+  type Redirect,
 } from '../core/redirect-message.js';
 import { ReplayCache } from '../core/replay-cache.js';
 import { parseDesiredState, type DesiredState, type VipSpec } from '../config/desired-state.js';
@@ -33,7 +34,8 @@ import { CounterVec, Histogram } from './metrics.js';
 
 /** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
 const GRACE_S = 5;
-const RETRY_DELAYS_MS = [50, 250, 1000];
+// Loss on the underlay is rare; an early retry under load only adds work for a client that is still busy.
+const RETRY_DELAYS_MS = [150, 400, 1000];
 /** Mux health probe: the mux agent echoes these 12 bytes on the redirect port. */
 const HEALTH_MAGIC = Buffer.from('SLH1', 'ascii');
 const HEALTH_LEN = 12;
@@ -88,6 +90,10 @@ export function parseNftDurationMs(text: string): number {
   return total;
 }
 
+function vipKeyOf(v: { address: string; protocol: string; port: number }): string {
+  return `${v.address}/${v.protocol}/${v.port}`;
+}
+
 function fkey(...parts: (string | number)[]): string {
   return parts.join('|');
 }
@@ -105,6 +111,10 @@ export class Agent {
   private readonly client = new Map<string, ClientEntry>();
   private readonly backend = new Map<string, BackendEntry>();
   private readonly pending = new Map<string, string>(); // nonce -> backend entry key
+  /** Client entries per VIP, and reverse-map key -> forward key: O(1) policy checks per redirect. */
+  private readonly clientCount = new Map<string, number>();
+  private readonly riIndex = new Map<string, string>();
+  private readonly inflight = new Map<string, Promise<boolean>>();
   private stopped = false;
   /** Mux underlay address -> last health reply (ms). */
   private readonly muxSeen = new Map<string, number>();
@@ -272,7 +282,7 @@ export class Agent {
         backendHost: backendHost!,
         expiresAt: now + (e.elem.expires ?? 0) * 1000,
       };
-      this.client.set(fkey(vip, proto, cport, vport), entry);
+      this.setClient(fkey(vip, proto, cport, vport), entry);
       this.armClientTimer(entry);
     }
     for (const [e] of await read('bo')) {
@@ -391,26 +401,46 @@ export class Agent {
       return reject('source_not_allowed', r.nonce);
     }
     const k = fkey(f.vip, f.protocol, f.clientPort, f.vipPort);
+    // A retry that arrives while the first copy is being installed waits for it instead of installing twice.
+    const busy = this.inflight.get(k);
+    if (busy) {
+      const ok = await busy;
+      if (ok && this.client.get(k)?.backendHost === r.backendHost) {
+        this.m.redirectsReceived.inc({ result: 'accepted', reason: 'duplicate' });
+        this.reply(rinfo, r.nonce, true);
+        return;
+      }
+    }
     const existing = this.client.get(k);
     if (!existing) {
-      let count = 0;
-      for (const e of this.client.values())
-        if (e.vip === vip.address && e.vport === vip.port && e.proto === vip.protocol) count++;
-      if (count >= vip.bypass.maxFlowsPerHost) return reject('table_full', r.nonce);
+      if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
+        return reject('table_full', r.nonce);
       // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
-      for (const e of this.client.values()) {
-        if (
-          e.backendHost === r.backendHost &&
-          e.proto === f.protocol &&
-          e.vport === f.vipPort &&
-          e.cport === f.clientPort
-        ) {
-          return reject('conflict', r.nonce);
-        }
-      }
+      const other = this.riIndex.get(fkey(r.backendHost, f.protocol, f.vipPort, f.clientPort));
+      if (other !== undefined && other !== k) return reject('conflict', r.nonce);
     } else if (existing.backendHost !== r.backendHost) {
       return reject('conflict', r.nonce);
     }
+    let done: (ok: boolean) => void = () => undefined;
+    this.inflight.set(k, new Promise<boolean>((res) => (done = res)));
+    try {
+      await this.installClient(k, existing, vip, r, rinfo);
+      done(true);
+    } catch {
+      done(false);
+    } finally {
+      this.inflight.delete(k);
+    }
+  }
+
+  private async installClient(
+    k: string,
+    existing: ClientEntry | undefined,
+    vip: VipSpec,
+    r: Redirect,
+    rinfo: dgram.RemoteInfo,
+  ): Promise<void> {
+    const f = r.flow;
     const t = vip.bypass.idleTimeoutS;
     const fo = `${f.vip} . ${f.protocol} . ${f.clientPort} . ${f.vipPort}`;
     const ri = `${r.backendHost} . ${f.protocol} . ${f.vipPort} . ${f.clientPort}`;
@@ -424,7 +454,9 @@ export class Agent {
         await this.nft.exec(existing ? add : `${del}; ${add}`);
       } catch {
         this.log(`install of ${k} failed: ${(err as Error).message}`);
-        return reject('install_failed', r.nonce);
+        this.m.redirectsReceived.inc({ result: 'rejected', reason: 'install_failed' });
+        this.reply(rinfo, r.nonce, false, 'install_failed');
+        throw err;
       }
     }
     if (existing?.timer) clearTimeout(existing.timer);
@@ -437,12 +469,30 @@ export class Agent {
       backendHost: r.backendHost,
       expiresAt: Date.now() + t * 1000,
     };
-    this.client.set(k, entry);
+    this.setClient(k, entry);
     this.armClientTimer(entry);
     this.m.redirectsReceived.inc({ result: 'accepted', reason: existing ? 'renewed' : 'new' });
     if (!existing) this.m.bypassed.inc({ vip: vip.name });
     this.updateGauges();
     this.reply(rinfo, r.nonce, true);
+  }
+
+  private setClient(k: string, e: ClientEntry): void {
+    this.dropClient(k);
+    this.client.set(k, e);
+    const vk = vipKeyOf({ address: e.vip, protocol: e.proto, port: e.vport });
+    this.clientCount.set(vk, (this.clientCount.get(vk) ?? 0) + 1);
+    this.riIndex.set(fkey(e.backendHost, e.proto, e.vport, e.cport), k);
+  }
+
+  private dropClient(k: string): void {
+    const e = this.client.get(k);
+    if (!e) return;
+    this.client.delete(k);
+    const vk = vipKeyOf({ address: e.vip, protocol: e.proto, port: e.vport });
+    this.clientCount.set(vk, Math.max(0, (this.clientCount.get(vk) ?? 1) - 1));
+    const rk = fkey(e.backendHost, e.proto, e.vport, e.cport);
+    if (this.riIndex.get(rk) === k) this.riIndex.delete(rk);
   }
 
   private armClientTimer(e: ClientEntry): void {
@@ -451,7 +501,7 @@ export class Agent {
       () => {
         const k = fkey(e.vip, e.proto, e.cport, e.vport);
         if (this.client.get(k) === e) {
-          this.client.delete(k);
+          this.dropClient(k);
           this.updateGauges();
         }
       },
@@ -799,7 +849,7 @@ export class Agent {
         (vip.bypass.sourceCidrs.length === 0 ||
           vip.bypass.sourceCidrs.some((c) => cidrContains(c, st.agent.underlay)));
       if (keep) continue;
-      this.client.delete(k);
+      this.dropClient(k);
       if (e.timer) clearTimeout(e.timer);
       const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
       const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
@@ -821,8 +871,8 @@ export class Agent {
 
   private updateGauges(): void {
     this.m.entries.reset();
-    for (const v of this.state?.vips ?? []) this.m.entries.set({ vip: v.name }, 0);
-    for (const e of this.client.values()) this.m.entries.inc({ vip: e.vipName });
+    for (const v of this.state?.vips ?? [])
+      this.m.entries.set({ vip: v.name }, this.clientCount.get(vipKeyOf(v)) ?? 0);
   }
 
   // ---------------------------------------------------------------- metrics
