@@ -32,7 +32,7 @@ describe('demo seed', () => {
     const backends = await api.call('GET', `/v1/pools/${pool.id}/backends`, { token });
     expect(
       backends.body.items.map((b: { address: string; port: number }) => `${b.address}:${b.port}`).sort(),
-    ).toEqual(['198.18.0.21:80', '198.18.0.22:80', '198.18.0.23:80']);
+    ).toEqual(['198.18.0.31:80', '198.18.0.32:80', '198.18.0.33:80']);
     const vips = await api.call('GET', '/v1/vips', { token });
     expect(vips.body.items).toEqual([
       expect.objectContaining({

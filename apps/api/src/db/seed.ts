@@ -37,7 +37,7 @@ export async function seedDemo(databaseUrl: string, password = DEMO_PASSWORD): P
         data: { tenantId: tenant.id, name: 'web', probeProtocol: 'http', probePath: '/' },
       });
       await tx.backend.createMany({
-        data: ['198.18.0.21', '198.18.0.22', '198.18.0.23'].map((address) => ({
+        data: ['198.18.0.31', '198.18.0.32', '198.18.0.33'].map((address) => ({
           tenantId: tenant.id,
           poolId: pool.id,
           address,
