@@ -9,6 +9,7 @@
  * Removal runs the other way: senders (`fo`, `bo`) go first, receivers (`ri`, `bi`) a grace period later.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import http from 'node:http';
@@ -27,10 +28,16 @@ import {
   type Redirect,
 } from '../core/redirect-message.js';
 import { ReplayCache } from '../core/replay-cache.js';
-import { parseDesiredState, type DesiredState, type VipSpec } from '../config/desired-state.js';
+import {
+  parseDesiredState,
+  validateDesiredState,
+  type DesiredState,
+  type VipSpec,
+} from '../config/desired-state.js';
 import { applyPlan, cleanupKernel, existingObjects, NftSession, run } from '../dataplane/kernel.js';
 import { NFT_TABLE, TUNNEL_DEV, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
+import { BucketHistogram, KernelCounterTracker, type RawCounter, type TelemetryReport } from './telemetry.js';
 
 /** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
 const GRACE_S = 5;
@@ -76,7 +83,8 @@ interface BackendEntry {
 }
 
 export interface AgentOptions {
-  configFile: string;
+  /** Desired-state file, re-read on change and SIGHUP; without one, state comes only from applyState(). */
+  configFile?: string;
   metricsPort: number;
   metricsHost: string;
   log?: (msg: string) => void;
@@ -122,6 +130,22 @@ export class Agent {
   private probeTimer: NodeJS.Timeout | null = null;
   private reloading: Promise<void> = Promise.resolve();
   private readonly log: (msg: string) => void;
+  private started = false;
+  private rebuilt = false;
+  private counterTimer: NodeJS.Timeout | null = null;
+  private counterRead: Promise<Map<string, RawCounter>> | null = null;
+  /** Changes on every start, so the control plane never subtracts counts of two different processes. */
+  readonly bootId = randomUUID();
+  private readonly kernelCounters = new KernelCounterTracker();
+  private rawCounters = new Map<string, RawCounter>();
+  /** Agent-side counts by VIP id (names may change between revisions, ids do not). */
+  private readonly perVip = new Map<
+    string,
+    { flowsNew: number; flowsBypassed: number; redirectsSent: number }
+  >();
+  private readonly rxRejected = new Map<string, number>();
+  private rxAccepted = 0;
+  private readonly ttbMs = new BucketHistogram();
 
   readonly m = {
     flows: new CounterVec('slipstream_flows_total', 'New flows seen by this agent, by VIP and role'),
@@ -152,33 +176,78 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    const state = parseDesiredState(readFileSync(this.opts.configFile, 'utf8'));
-    await this.apply(state);
-    await this.nft.start();
-    await this.rebuildFromKernel();
+    // Counters the previous agent process left in the kernel are not this process's to report.
+    this.kernelCounters.baseline(await this.readKernelCounters().catch(() => new Map()));
+    const file = this.opts.configFile;
+    if (file) await this.applyState(parseDesiredState(readFileSync(file, 'utf8')));
+    this.started = true;
+    if (this.state) await this.afterFirstApply();
     this.startMetrics();
-    watchFile(this.opts.configFile, { interval: 500 }, () => this.reload());
-    process.on('SIGHUP', () => this.reload());
+    this.counterTimer = setInterval(() => void this.refreshCounters(), 1000);
+    this.counterTimer.unref();
+    if (file) {
+      watchFile(file, { interval: 500 }, () => this.reload());
+      process.on('SIGHUP', () => this.reload());
+    }
   }
 
+  /** Re-reads the config file; a bad file is counted, logged and changes nothing. */
   reload(): void {
-    this.reloading = this.reloading.then(async () => {
-      if (this.stopped) return;
+    const file = this.opts.configFile;
+    if (!file || this.stopped) return;
+    let next: DesiredState;
+    try {
+      next = parseDesiredState(readFileSync(file, 'utf8'));
+    } catch (err) {
+      this.m.configErrors.inc({});
+      this.log(`config rejected, keeping revision ${this.state?.revision}: ${(err as Error).message}`);
+      return;
+    }
+    this.applyState(next).catch((err: Error) => this.log(`apply failed: ${err.message}`));
+  }
+
+  /**
+   * Validates and applies a desired state (from the file or pushed by the control plane). Calls run one
+   * after another. On failure it rejects with the error, re-applies the last good state so a half-applied
+   * one does not linger in the kernel, and keeps reporting the last good revision.
+   */
+  applyState(state: DesiredState): Promise<void> {
+    const job = this.reloading.then(async () => {
+      if (this.stopped) throw new Error('agent is stopped');
       let next: DesiredState;
       try {
-        next = parseDesiredState(readFileSync(this.opts.configFile, 'utf8'));
+        next = validateDesiredState(state);
       } catch (err) {
         this.m.configErrors.inc({});
-        this.log(`config rejected, keeping revision ${this.state?.revision}: ${(err as Error).message}`);
-        return;
+        throw err;
       }
+      const prev = this.state;
       try {
         await this.apply(next);
       } catch (err) {
         this.m.configErrors.inc({});
-        this.log(`apply failed: ${(err as Error).message}`);
+        if (prev) {
+          await this.apply(prev).catch((e: Error) =>
+            this.log(`restoring revision ${prev.revision} failed: ${e.message}`),
+          );
+        }
+        throw err;
       }
+      if (this.started && !this.rebuilt) await this.afterFirstApply();
     });
+    this.reloading = job.catch(() => undefined);
+    return job;
+  }
+
+  /** The applied revision, or null before the first successful apply. */
+  get appliedRevision(): number | null {
+    return this.state?.revision ?? null;
+  }
+
+  private async afterFirstApply(): Promise<void> {
+    this.rebuilt = true;
+    await this.nft.start();
+    await this.rebuildFromKernel();
   }
 
   private async apply(next: DesiredState): Promise<void> {
@@ -243,7 +312,7 @@ export class Agent {
         this.muxDown = down;
         this.log(`muxes not answering: ${[...down].join(', ') || 'none'}`);
         this.reloading = this.reloading.then(() =>
-          this.state
+          this.state && !this.stopped
             ? this.apply(this.state).catch((err: Error) => this.log(`re-apply failed: ${err.message}`))
             : undefined,
         );
@@ -343,12 +412,12 @@ export class Agent {
     }
     if (this.state?.agent.role === 'mux') return;
     if (buf.length < 5 || !buf.subarray(0, 4).equals(REDIRECT_MAGIC)) {
-      this.m.redirectsReceived.inc({ result: 'rejected', reason: 'malformed' });
+      this.received('rejected', 'malformed');
       return;
     }
     if (buf[4] === MSG_TYPE_REDIRECT) void this.onRedirect(buf, rinfo);
     else if (buf[4] === MSG_TYPE_ACK) void this.onAck(buf);
-    else this.m.redirectsReceived.inc({ result: 'rejected', reason: 'malformed' });
+    else this.received('rejected', 'malformed');
   }
 
   private reply(to: dgram.RemoteInfo, nonce: string, accepted: boolean, reason?: string): void {
@@ -377,7 +446,7 @@ export class Agent {
     const now = Date.now();
     const res = verifyRedirect(buf, this.keys, now, this.replay, st.redirect.windowMs);
     const reject = (reason: string, nonce?: string): void => {
-      this.m.redirectsReceived.inc({ result: 'rejected', reason });
+      this.received('rejected', reason);
       // Only authenticated messages get a (negative) ack: forged ones must not make us a reflector.
       if (nonce) this.reply(rinfo, nonce, false, reason);
     };
@@ -406,7 +475,7 @@ export class Agent {
     if (busy) {
       const ok = await busy;
       if (ok && this.client.get(k)?.backendHost === r.backendHost) {
-        this.m.redirectsReceived.inc({ result: 'accepted', reason: 'duplicate' });
+        this.received('accepted', 'duplicate');
         this.reply(rinfo, r.nonce, true);
         return;
       }
@@ -454,7 +523,7 @@ export class Agent {
         await this.nft.exec(existing ? add : `${del}; ${add}`);
       } catch {
         this.log(`install of ${k} failed: ${(err as Error).message}`);
-        this.m.redirectsReceived.inc({ result: 'rejected', reason: 'install_failed' });
+        this.received('rejected', 'install_failed');
         this.reply(rinfo, r.nonce, false, 'install_failed');
         throw err;
       }
@@ -471,8 +540,11 @@ export class Agent {
     };
     this.setClient(k, entry);
     this.armClientTimer(entry);
-    this.m.redirectsReceived.inc({ result: 'accepted', reason: existing ? 'renewed' : 'new' });
-    if (!existing) this.m.bypassed.inc({ vip: vip.name });
+    this.received('accepted', existing ? 'renewed' : 'new');
+    if (!existing) {
+      this.m.bypassed.inc({ vip: vip.name });
+      this.vipCounts(vip.id).flowsBypassed++;
+    }
     this.updateGauges();
     this.reply(rinfo, r.nonce, true);
   }
@@ -535,7 +607,11 @@ export class Agent {
     const t = vip.bypass.idleTimeoutS;
     const wasActive = e.state === 'active';
     // The ack means the client's entries are in place: that ends time-to-bypass.
-    if (!wasActive) this.m.ttb.observe((Date.now() - e.firstSeenMs) / 1000);
+    if (!wasActive) {
+      const ms = Date.now() - e.firstSeenMs;
+      this.m.ttb.observe(ms / 1000);
+      this.ttbMs.observe(ms);
+    }
     if (!wasActive) {
       // A long timeout that every reply resets to BO_TIMEOUT_S; the agent deletes the element itself when
       // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
@@ -706,6 +782,7 @@ export class Agent {
       return;
     }
     this.m.flows.inc({ vip: vip.name, role: 'backend' });
+    this.vipCounts(vip.id).flowsNew++;
     if (!vip.bypass.enabled) return;
     if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
       return;
@@ -791,6 +868,7 @@ export class Agent {
     this.clearNonces(e);
     attempt();
     this.m.redirectsSent.inc({ vip: vip.name });
+    this.vipCounts(vip.id).redirectsSent++;
     let delay = 0;
     for (const d of RETRY_DELAYS_MS) {
       delay += d;
@@ -877,8 +955,102 @@ export class Agent {
 
   // ---------------------------------------------------------------- metrics
 
+  private received(result: 'accepted' | 'rejected', reason: string): void {
+    this.m.redirectsReceived.inc({ result, reason });
+    if (result === 'accepted') this.rxAccepted++;
+    else this.rxRejected.set(reason, (this.rxRejected.get(reason) ?? 0) + 1);
+  }
+
+  private vipCounts(id: string): { flowsNew: number; flowsBypassed: number; redirectsSent: number } {
+    let c = this.perVip.get(id);
+    if (!c) {
+      c = { flowsNew: 0, flowsBypassed: 0, redirectsSent: 0 };
+      this.perVip.set(id, c);
+    }
+    return c;
+  }
+
+  private async readKernelCounters(): Promise<Map<string, RawCounter>> {
+    const out = JSON.parse(await run('nft', ['-j', 'list', 'counters', 'table', 'ip', NFT_TABLE])) as {
+      nftables: { counter?: { name: string; packets: number; bytes: number } }[];
+    };
+    const raw = new Map<string, RawCounter>();
+    for (const item of out.nftables)
+      if (item.counter)
+        raw.set(item.counter.name, { packets: item.counter.packets, bytes: item.counter.bytes });
+    return raw;
+  }
+
+  /** Reads the kernel counters (a separate `nft` process: the flow session stays free for bypass work). */
+  private refreshCounters(): Promise<Map<string, RawCounter>> {
+    if (!this.state) return Promise.resolve(this.rawCounters);
+    // Concurrent callers share one read: two readings applied out of order would look like a reset.
+    this.counterRead ??= this.readKernelCounters()
+      .then(
+        (raw) => {
+          this.rawCounters = raw;
+          this.kernelCounters.update(raw);
+        },
+        (err: Error) => this.log(`reading counters failed: ${err.message}`),
+      )
+      .then(() => {
+        this.counterRead = null;
+        return this.rawCounters;
+      });
+    return this.counterRead;
+  }
+
+  /**
+   * Cumulative counters since this process started (docs/agent-protocol.md). Kernel counters are as of
+   * the last read (at most ~1 s old). Throws before the first state is applied: there is no revision to
+   * report yet.
+   */
+  telemetry(): TelemetryReport {
+    const st = this.state;
+    if (!st) throw new Error('no desired state applied yet');
+    const vips = st.vips.map((v) => {
+      const t = vipTag(v);
+      const mux = this.kernelCounters.get(`m_${t}`);
+      const direct = this.kernelCounters.get(`d_${t}`);
+      const own = this.perVip.get(v.id) ?? { flowsNew: 0, flowsBypassed: 0, redirectsSent: 0 };
+      return {
+        vipId: v.id,
+        packetsMux: mux.packets,
+        packetsDirect: direct.packets,
+        bytesMux: mux.bytes,
+        bytesDirect: direct.bytes,
+        flowsNew: own.flowsNew + this.kernelCounters.get(`n_${t}`).packets,
+        flowsBypassed: own.flowsBypassed,
+        bypassEntries: this.clientCount.get(vipKeyOf(v)) ?? 0,
+        redirectsSent: own.redirectsSent,
+        muxPackets: this.kernelCounters.get(`x_${t}`).packets,
+      };
+    });
+    return {
+      bootId: this.bootId,
+      at: new Date().toISOString(),
+      appliedRevision: st.revision,
+      vips,
+      redirectsReceived: { accepted: this.rxAccepted, rejected: Object.fromEntries(this.rxRejected) },
+      timeToBypass: this.ttbMs.snapshot(),
+      // Muxes do not probe backends yet (the desired state carries no probe settings).
+      backendHealth: [],
+    };
+  }
+
   private startMetrics(): void {
     this.metricsServer = http.createServer((req, res) => {
+      if (req.url === '/telemetry') {
+        // Fresh kernel counters for a local reader (tests, the lab); the control plane gets telemetry().
+        void this.refreshCounters().then(() => {
+          try {
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.telemetry()));
+          } catch (err) {
+            res.writeHead(503).end((err as Error).message);
+          }
+        });
+        return;
+      }
       if (req.url !== '/metrics') {
         res.writeHead(404).end();
         return;
@@ -899,23 +1071,22 @@ export class Agent {
     const bytes = new CounterVec('slipstream_bytes_total', 'Bytes this host sent toward the VIP, by path');
     const mux = new CounterVec('slipstream_mux_packets_total', 'VIP packets forwarded by this mux');
     const muxBytes = new CounterVec('slipstream_mux_bytes_total', 'VIP bytes forwarded by this mux');
-    const out = JSON.parse(await run('nft', ['-j', 'list', 'counters', 'table', 'ip', NFT_TABLE])) as {
-      nftables: { counter?: { name: string; packets: number; bytes: number } }[];
-    };
+    const raw = await this.refreshCounters();
     const byTag = new Map<string, string>();
     for (const v of this.state?.vips ?? []) byTag.set(vipTag(v), v.name);
-    for (const item of out.nftables) {
-      const c = item.counter;
-      if (!c) continue;
-      const name = byTag.get(c.name.slice(2));
+    for (const [cname, c] of raw) {
+      const name = byTag.get(cname.slice(2));
       if (!name) continue;
-      if (c.name.startsWith('m_') || c.name.startsWith('d_')) {
-        const path = c.name.startsWith('m_') ? 'mux' : 'direct';
+      if (cname.startsWith('m_') || cname.startsWith('d_')) {
+        const path = cname.startsWith('m_') ? 'mux' : 'direct';
         packets.set({ vip: name, path }, c.packets);
         bytes.set({ vip: name, path }, c.bytes);
-      } else if (c.name.startsWith('x_')) {
+      } else if (cname.startsWith('x_')) {
         mux.set({ vip: name }, c.packets);
         muxBytes.set({ vip: name }, c.bytes);
+      } else if (cname.startsWith('n_')) {
+        // The kernel counts new flows on clients (conntrack "new") and muxes (TCP SYNs); backends count in the agent.
+        this.m.flows.set({ vip: name, role: this.state?.agent.role === 'mux' ? 'mux' : 'client' }, c.packets);
       }
     }
     const parts = [packets, bytes, mux, muxBytes, ...Object.values(this.m)].map((x) => x.render());
@@ -933,7 +1104,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.probeTimer) clearInterval(this.probeTimer);
-    unwatchFile(this.opts.configFile);
+    if (this.counterTimer) clearInterval(this.counterTimer);
+    unwatchFile(this.opts.configFile ?? '');
     this.tcpdump?.kill();
     this.sock?.close();
     this.metricsServer?.close();

@@ -150,14 +150,17 @@ export function renderPlan(
     for (const v of vips) {
       const t = vipTag(v);
       const { size, slots } = maglevFor(v);
-      lines.push(`add counter ip slipstream x_${t}`);
+      lines.push(`add counter ip slipstream x_${t}`, `add counter ip slipstream n_${t}`);
       lines.push(`add chain ip slipstream v_${t}`);
       lines.push(`add map ip slipstream mg_${t} { typeof numgen inc mod 2 : meta mark; }`);
-      counters.push(`x_${t}`);
+      counters.push(`x_${t}`, `n_${t}`);
       chains.push(`v_${t}`);
       maps.push(`mg_${t}`);
       const key = v.distribution === 'source-ip' ? 'ip saddr' : FIVE_TUPLE;
       body.push(`flush chain ip slipstream v_${t}`);
+      // New flows: the mux keeps no connection state, so only TCP SYNs can be counted (UDP cannot).
+      if (v.protocol === 'tcp')
+        body.push(`add rule ip slipstream v_${t} tcp flags & (syn | ack) == syn counter name "n_${t}"`);
       body.push(
         `add rule ip slipstream v_${t} notrack counter name "x_${t}" meta mark set jhash ${key} mod ${size} seed ${HASH_SEED} map @mg_${t}`,
       );
@@ -205,11 +208,14 @@ export function renderPlan(
       lines.push(
         `add counter ip slipstream m_${t}`,
         `add counter ip slipstream d_${t}`,
+        `add counter ip slipstream n_${t}`,
         `add chain ip slipstream v_${t}`,
       );
-      counters.push(`m_${t}`, `d_${t}`);
+      counters.push(`m_${t}`, `d_${t}`, `n_${t}`);
       chains.push(`v_${t}`);
       body.push(`flush chain ip slipstream v_${t}`);
+      // Client-side new flows, counted in the kernel: conntrack runs before this (route) chain.
+      body.push(`add rule ip slipstream v_${t} ct state new counter name "n_${t}"`);
       body.push(
         `add rule ip slipstream v_${t} ip daddr set ip daddr . meta l4proto . th sport . th dport map @fo counter name "d_${t}" accept`,
       );
