@@ -232,16 +232,30 @@ function checkVip(c: Checker, v: unknown, path: string): VipSpec {
   vip.backends.forEach((b, i) => {
     if (seen.has(b.address)) c.fail(`${path}.backends[${i}].address`, `duplicate backend host ${b.address}`);
     seen.add(b.address);
-    // The VIP reaches the backend unchanged (DSR, VIP on the backend host), so the service listens on the
-    // VIP's port; port translation would need a stateful rewrite on the backend that this data plane lacks.
-    if (b.port !== vip.port) {
-      c.fail(
-        `${path}.backends[${i}].port`,
-        `must equal the VIP port ${vip.port} (port translation is not supported)`,
-      );
-    }
   });
   return vip;
+}
+
+/**
+ * A backend host translates VIP:port to its backend port statelessly (no conntrack), so a reply's source
+ * port must name exactly one VIP: on one backend host, the VIPs of one address and protocol need distinct
+ * backend ports (a VIP without translation counts with its own port).
+ */
+function checkPortTranslation(c: Checker, vips: VipSpec[]): void {
+  const owner = new Map<string, number>();
+  vips.forEach((v, i) =>
+    v.backends.forEach((b, j) => {
+      const k = `${b.address}/${v.address}/${v.protocol}/${b.port}`;
+      const other = owner.get(k);
+      if (other !== undefined && other !== i) {
+        c.fail(
+          `$.vips[${i}].backends[${j}].port`,
+          `backend ${b.address} already serves ${v.protocol} port ${b.port} of VIP ${v.address} for $.vips[${other}]; ` +
+            'replies could not be told apart',
+        );
+      } else owner.set(k, i);
+    }),
+  );
 }
 
 /** Validates parsed JSON; throws ConfigError listing every problem. */
@@ -297,6 +311,7 @@ export function validateDesiredState(input: unknown): DesiredState {
     };
   });
   const vips = c.arr(o.vips, '$.vips', MAX_VIPS).map((v, i) => checkVip(c, v, `$.vips[${i}]`));
+  checkPortTranslation(c, vips);
   const ids = new Set<string>();
   const keysSeen = new Set<string>();
   vips.forEach((v, i) => {

@@ -201,6 +201,27 @@ export function renderPlan(
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip daddr ${self} ip daddr set ip saddr . meta l4proto . th sport . th dport map @bi`,
     );
+    // Port translation (backend port != VIP port) for VIPs this host serves: stateless, before conntrack on
+    // the way in (after `bi` restored the VIP), and on replies before `bo` (whose key holds the VIP port).
+    for (const proto of ['tcp', 'udp'] as const) {
+      const inbound: string[] = [];
+      const outbound: string[] = [];
+      for (const v of vips) {
+        const me = v.backends.find((b) => b.address === self && b.state !== 'disabled');
+        if (v.protocol !== proto || !me || me.port === v.port) continue;
+        inbound.push(`${v.address} . ${v.port} : ${me.port}`);
+        outbound.push(`${v.address} . ${me.port} : ${v.port}`);
+      }
+      if (inbound.length === 0) continue;
+      body.push(
+        `add rule ip slipstream pre ${proto} dport set ip daddr . ${proto} dport map { ${inbound.join(', ')} }`,
+      );
+      body.splice(
+        body.indexOf('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips') + 1,
+        0,
+        `add rule ip slipstream out ${proto} sport set ip saddr . ${proto} sport map { ${outbound.join(', ')} }`,
+      );
+    }
     const muxMap = muxes.map((_m, i) => `${i} : ${MUX_MARK_BASE + i}`).join(', ');
     const vipAddrs = new Set<string>();
     for (const v of vips) {

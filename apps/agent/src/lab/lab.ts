@@ -75,6 +75,7 @@ function vip(
   address: string,
   service: Service,
   bypass: boolean,
+  listenerPort?: number,
 ): VipSpec & { service: Service } {
   const { protocol, port } = SERVICE_PORTS[service];
   return {
@@ -82,7 +83,7 @@ function vip(
     name,
     address,
     protocol,
-    port,
+    port: listenerPort ?? port,
     poolId: 'pool-web',
     // iperf3 opens a control and a data connection that must reach the same backend.
     distribution: service === 'iperf' ? 'source-ip' : 'five-tuple',
@@ -107,6 +108,8 @@ export function demoVips(): (VipSpec & { service: Service })[] {
     vip('vip-bulk-mux', 'bulk-mux', '198.19.0.20', 'iperf', false),
     vip('vip-echo-mux', 'echo-mux', '198.19.0.20', 'tcp-echo', false),
     vip('vip-udp', 'udp', '198.19.0.30', 'udp-echo', true),
+    // Port translation: listener 8080, the backends' HTTP service on 80.
+    vip('vip-web-alt', 'web-alt', '198.19.0.40', 'http', true, 8080),
   ];
 }
 

@@ -114,7 +114,16 @@ describe.skipIf(!isRoot)('agent control API (applyState, telemetry)', () => {
     const web = t.vips.find((v) => v.vipId === 'vip-web')!;
     expect(web.packetsMux + web.packetsDirect).toBe(0);
     expect(t.vips.map((v) => v.vipId).sort()).toEqual(
-      ['vip-bulk', 'vip-bulk-mux', 'vip-echo', 'vip-echo-mux', 'vip-udp', 'vip-web', 'vip-web-mux'].sort(),
+      [
+        'vip-bulk',
+        'vip-bulk-mux',
+        'vip-echo',
+        'vip-echo-mux',
+        'vip-udp',
+        'vip-web',
+        'vip-web-alt',
+        'vip-web-mux',
+      ].sort(),
     );
     expect(t.redirectsReceived.accepted).toBeGreaterThanOrEqual(1);
     expect(t.timeToBypass.count).toBe(0); // measured where the ack arrives: on the backend

@@ -66,7 +66,7 @@ describe('desired state validation', () => {
     expect(problems({ ...s, redirect: { ...s.redirect, keys: { k1: KEY, k2: KEY } } })).toEqual([]);
   });
 
-  it('rejects duplicate VIPs, duplicate backends and port translation', () => {
+  it('rejects duplicate VIPs, duplicate backends and ambiguous port translation', () => {
     const s = sample();
     const dup = { ...s, vips: [s.vips[0]!, { ...s.vips[0]!, id: 'other' }] };
     expect(problems(dup)).toContain('$.vips[1]: duplicate VIP 198.19.0.10/tcp/80');
@@ -77,8 +77,16 @@ describe('desired state validation', () => {
     };
     expect(problems(badBackends)).toEqual([
       '$.vips[0].backends[1].address: duplicate backend host 198.18.0.31',
-      '$.vips[0].backends[2].port: must equal the VIP port 80 (port translation is not supported)',
     ]);
+    // Two VIPs of one address whose backend ports meet on one host: replies could not be told apart.
+    const web = s.vips.find((x) => x.id === 'vip-web')!;
+    const alt = { ...web, id: 'alt', name: 'alt', port: 8080, backends: [{ ...web.backends[1]! }] };
+    expect(problems({ ...s, vips: [web, alt] })).toEqual([
+      '$.vips[1].backends[0].port: backend 198.18.0.32 already serves tcp port 80 of VIP 198.19.0.10 for $.vips[0]; replies could not be told apart',
+    ]);
+    expect(
+      problems({ ...s, vips: [web, { ...alt, backends: [{ ...web.backends[1]!, port: 8081 }] }] }),
+    ).toEqual([]);
   });
 
   it('reports non-JSON text clearly', () => {

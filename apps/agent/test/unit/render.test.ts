@@ -15,7 +15,7 @@ describe('kernel plan rendering', () => {
     const s = sample('host');
     s.agent.underlay = '198.18.0.31';
     const plan = renderPlan(s);
-    expect(plan.localVips).toEqual(['198.19.0.10', '198.19.0.20', '198.19.0.30']);
+    expect(plan.localVips).toEqual(['198.19.0.10', '198.19.0.20', '198.19.0.30', '198.19.0.40']);
     expect(plan.rules).toEqual([
       { pref: 1000, fwmark: 0x5300, table: 0x5300 },
       { pref: 1001, fwmark: 0x5301, table: 0x5301 },
@@ -24,8 +24,26 @@ describe('kernel plan rendering', () => {
       '198.19.0.10/32',
       '198.19.0.20/32',
       '198.19.0.30/32',
+      '198.19.0.40/32',
     ]);
     expect(plan.routes.every((r) => r.mtu === 1450 && r.src === '198.18.0.31')).toBe(true);
+  });
+
+  it('translates ports on a backend host only, in both directions, before conntrack and before bo', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const nft = renderPlan(s).nft.split('\n');
+    const inRule =
+      'add rule ip slipstream pre tcp dport set ip daddr . tcp dport map { 198.19.0.40 . 8080 : 80 }';
+    const outRule =
+      'add rule ip slipstream out tcp sport set ip saddr . tcp sport map { 198.19.0.40 . 80 : 8080 }';
+    expect(nft).toContain(inRule);
+    expect(nft).toContain(outRule);
+    expect(nft.indexOf(inRule)).toBeGreaterThan(nft.findIndex((l) => l.includes('map @bi')));
+    expect(nft.indexOf(outRule)).toBeLessThan(nft.findIndex((l) => l.includes('@bo update')));
+    // No udp rule without a translated UDP VIP; no rules on a host that does not serve the VIP.
+    expect(nft.some((l) => l.includes('udp dport set'))).toBe(false);
+    expect(renderPlan(sample('host')).nft).not.toContain('dport set');
   });
 
   it('spreads over healthy muxes only, and drops a disabled backend from local VIPs', () => {
