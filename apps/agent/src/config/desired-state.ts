@@ -35,6 +35,11 @@ export interface MuxRef {
   healthy: boolean;
 }
 
+/** Another agent host of the tenant (role host). */
+export interface HostRef {
+  address: string;
+}
+
 export interface BypassPolicy {
   enabled: boolean;
   /** Client sources allowed to bypass; empty means every source. */
@@ -81,6 +86,13 @@ export interface DesiredState {
   encap: EncapConfig;
   muxes: MuxRef[];
   vips: VipSpec[];
+  /**
+   * The tenant's agent hosts (optional, default none). A backend carries its mux-path replies to these in
+   * the tunnel (their agent decapsulates), so cloud anti-spoofing never sees the VIP as an underlay source;
+   * replies to any other client leave plain. An explicit list, not "the underlay": a client without an
+   * agent could not decapsulate.
+   */
+  hosts: HostRef[];
 }
 
 export class ConfigError extends Error {
@@ -167,6 +179,7 @@ class Checker {
 const MAX_VIPS = 1024;
 const MAX_BACKENDS = 1000;
 const MAX_MUXES = 64;
+const MAX_HOSTS = 100_000;
 
 function checkBypass(c: Checker, v: unknown, path: string): BypassPolicy {
   const o = c.obj(v, path, ['enabled', 'sourceCidrs', 'maxFlowsPerHost', 'idleTimeoutS']) ?? {};
@@ -261,7 +274,9 @@ function checkPortTranslation(c: Checker, vips: VipSpec[]): void {
 /** Validates parsed JSON; throws ConfigError listing every problem. */
 export function validateDesiredState(input: unknown): DesiredState {
   const c = new Checker();
-  const o = c.obj(input, '$', ['version', 'revision', 'agent', 'redirect', 'muxes', 'vips'], ['encap']) ?? {};
+  const o =
+    c.obj(input, '$', ['version', 'revision', 'agent', 'redirect', 'muxes', 'vips'], ['encap', 'hosts']) ??
+    {};
   if (o.version !== 1) c.fail('$.version', 'must be 1');
   const a = c.obj(o.agent, '$.agent', ['tenantId', 'agentId', 'role', 'underlay']) ?? {};
   const agent: AgentIdentity = {
@@ -312,6 +327,15 @@ export function validateDesiredState(input: unknown): DesiredState {
   });
   const vips = c.arr(o.vips, '$.vips', MAX_VIPS).map((v, i) => checkVip(c, v, `$.vips[${i}]`));
   checkPortTranslation(c, vips);
+  const hostsSeen = new Set<string>();
+  const hosts = (o.hosts === undefined ? [] : c.arr(o.hosts, '$.hosts', MAX_HOSTS)).map((h, i) => {
+    const ho = c.obj(h, `$.hosts[${i}]`, ['address']) ?? {};
+    const before = c.problems.length;
+    const address = c.ip(ho.address, `$.hosts[${i}].address`);
+    if (c.problems.length === before && hostsSeen.has(address)) c.fail(`$.hosts[${i}].address`, `duplicate host ${address}`);
+    hostsSeen.add(address);
+    return { address };
+  });
   const ids = new Set<string>();
   const keysSeen = new Set<string>();
   vips.forEach((v, i) => {
@@ -329,6 +353,7 @@ export function validateDesiredState(input: unknown): DesiredState {
     encap,
     muxes,
     vips,
+    hosts,
   };
   if (c.problems.length > 0) throw new ConfigError(c.problems);
   return state;

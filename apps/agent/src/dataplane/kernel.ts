@@ -127,19 +127,26 @@ async function reconcileRoutes(plan: KernelPlan, vni: number): Promise<void> {
     if (!want) batch.push(`route del ${dst} table ${table} proto ${ROUTE_PROTO}`);
   }
   const rulesOut = await run('ip', ['-j', 'rule', 'show']);
-  const rules = JSON.parse(rulesOut) as { priority: number; fwmark?: string; table?: string }[];
+  const rules = JSON.parse(rulesOut) as {
+    priority: number;
+    fwmark?: string;
+    table?: string;
+    ipproto?: string;
+    dport?: number;
+  }[];
   const ours = rules.filter((r) => r.priority >= RULE_PREF_BASE && r.priority < RULE_PREF_BASE + 1000);
+  const same = (r: (typeof rules)[number], w: KernelPlan['rules'][number]): boolean =>
+    r.priority === w.pref &&
+    Number(r.fwmark) === w.fwmark &&
+    r.table === String(w.table) &&
+    (w.udpDport === undefined ? r.ipproto === undefined : r.ipproto === 'udp' && r.dport === w.udpDport);
   for (const r of ours) {
-    const want = plan.rules.find((w) => w.pref === r.priority);
-    if (!want || Number(r.fwmark) !== want.fwmark || r.table !== String(want.table)) {
-      batch.push(`rule del pref ${r.priority}`);
-    }
+    if (!plan.rules.some((w) => same(r, w))) batch.push(`rule del pref ${r.priority}`);
   }
   for (const w of plan.rules) {
-    const have = ours.find(
-      (r) => r.priority === w.pref && Number(r.fwmark) === w.fwmark && r.table === String(w.table),
-    );
-    if (!have) batch.push(`rule add pref ${w.pref} fwmark ${w.fwmark} lookup ${w.table}`);
+    if (ours.some((r) => same(r, w))) continue;
+    const sel = w.udpDport === undefined ? '' : ` ipproto udp dport ${w.udpDport}`;
+    batch.push(`rule add pref ${w.pref} fwmark ${w.fwmark}${sel} lookup ${w.table}`);
   }
   if (batch.length > 0) await run('ip', ['-batch', '-'], batch.join('\n') + '\n');
 }

@@ -22,6 +22,8 @@ export const ROUTE_PROTO = 83;
 export const RULE_PREF_BASE = 1000;
 export const MUX_MARK_BASE = 0x5300;
 export const BACKEND_MARK_BASE = 0x5400;
+/** Mark and routing table of a backend's mux-path replies to agent hosts (carried in the tunnel). */
+export const REPLY_MARK = 0x5500;
 const HASH_SEED = '0x534c5053';
 
 /** Short stable name for a VIP in nft object names (ids may contain characters nft does not accept). */
@@ -40,7 +42,9 @@ export interface RouteSpec {
 export interface RuleSpec {
   pref: number;
   fwmark: number;
-  table: number;
+  table: number | 'main';
+  /** Only UDP packets to this destination port (the tunnel's own outer packets). */
+  udpDport?: number;
 }
 
 export interface KernelPlan {
@@ -258,6 +262,22 @@ export function renderPlan(
         localVips.push(v.address);
       }
     }
+  }
+  const replyTo = state.hosts.map((h) => h.address).filter((a) => a !== self);
+  if (state.agent.role === 'host' && localVips.length > 0 && replyTo.length > 0) {
+    // Replies still leaving with a VIP source (not bypassed: `bo` already gave those this host's address)
+    // are marked; the mark's table holds a tunnel route to each agent host only, so replies to anyone
+    // else fall through to the main table and leave plain. The tunnel's outer packet inherits the mark
+    // and would match its own route again: the rule before sends UDP to the tunnel port to main.
+    body.push(
+      `add rule ip slipstream out ip saddr { ${[...localVips].sort().join(', ')} } meta mark set ${REPLY_MARK}`,
+    );
+    rules.push(
+      { pref: RULE_PREF_BASE + 500, fwmark: REPLY_MARK, table: 'main', udpDport: state.encap.udpPort },
+      { pref: RULE_PREF_BASE + 501, fwmark: REPLY_MARK, table: REPLY_MARK },
+    );
+    for (const h of [...replyTo].sort())
+      routes.push({ table: REPLY_MARK, dst: `${h}/32`, encapDst: h, src: self, mtu });
   }
   body.push('flush map ip slipstream vips');
   if (elements.length > 0) body.push(`add element ip slipstream vips { ${elements.join(', ')} }`);

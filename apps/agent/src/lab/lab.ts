@@ -122,6 +122,7 @@ export function demoConfig(key: string): Omit<DesiredState, 'agent'> {
     encap: { vni: 1, udpPort: 4790, innerMtu: 1450 },
     muxes: HOSTS.filter((h) => h.kind === 'mux').map((h) => ({ address: h.underlay, healthy: true })),
     vips: demoVips().map(({ service: _s, ...v }) => v),
+    hosts: HOSTS.filter((h) => h.kind !== 'mux').map((h) => ({ address: h.underlay })),
   };
 }
 

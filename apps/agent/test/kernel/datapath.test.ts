@@ -13,6 +13,7 @@ import {
   sleep,
   startLab,
   stopLab,
+  updateConfig,
   waitUntil,
 } from './helpers.js';
 
@@ -168,6 +169,40 @@ describe.skipIf(!isRoot)('data path in a namespace lab', () => {
     expect(r.bad).toBe(0);
     // The switch happened mid-transfer: the client's ACKs went straight to the backend.
     expect(direct() - before).toBeGreaterThan(0);
+  });
+
+  it('mux-path replies reach listed agent hosts in the tunnel, other clients plain', async () => {
+    const tunnelRx = (host: string): number =>
+      (
+        JSON.parse(nsRun(prefix, host, ['ip', '-j', '-s', 'link', 'show', 'slvx0'])) as {
+          stats64: { rx: { packets: number } };
+        }[]
+      )[0]!.stats64.rx.packets;
+    const get = async (host: string): Promise<void> => {
+      const r = await client<HttpResult>(prefix, host, 'http', '198.19.0.20', '80');
+      expect(r.status).toBe(200);
+      expect(r.remoteAddress).toBe('198.19.0.20');
+    };
+    let before = tunnelRx('c1');
+    await get('c1');
+    // At least the SYN-ACK and the response came back encapsulated.
+    expect(tunnelRx('c1') - before).toBeGreaterThanOrEqual(2);
+    const backends = ['b1', 'b2', 'b3'];
+    await updateConfig(prefix, backends, (st) => {
+      st.hosts = st.hosts.filter((h) => h.address !== '198.18.0.12');
+    });
+    try {
+      before = tunnelRx('c2');
+      await get('c2');
+      expect(tunnelRx('c2')).toBe(before);
+    } finally {
+      await updateConfig(prefix, backends, (st) => {
+        st.hosts.push({ address: '198.18.0.12' });
+      });
+    }
+    before = tunnelRx('c2');
+    await get('c2');
+    expect(tunnelRx('c2') - before).toBeGreaterThanOrEqual(2);
   });
 
   it('both muxes hold identical Maglev tables', () => {

@@ -89,6 +89,22 @@ describe('desired state validation', () => {
     ).toEqual([]);
   });
 
+  it('accepts an optional list of agent hosts, rejecting bad or duplicate addresses', () => {
+    const { hosts: _h, ...withoutHosts } = sample();
+    expect(validateDesiredState(withoutHosts).hosts).toEqual([]);
+    const s = sample();
+    expect(validateDesiredState(s).hosts).toHaveLength(5);
+    expect(
+      problems({ ...s, hosts: [{ address: '10.0.0.1' }, { address: '10.0.0.1' }, { address: 'x' }, {}] }),
+    ).toEqual([
+      '$.hosts[1].address: duplicate host 10.0.0.1',
+      '$.hosts[2].address: must be a canonical IPv4 address',
+      '$.hosts[3].address: is required',
+      '$.hosts[3].address: must be a canonical IPv4 address',
+    ]);
+    expect(problems({ ...s, hosts: {} })).toContain('$.hosts: must be an array');
+  });
+
   it('reports non-JSON text clearly', () => {
     expect(() => parseDesiredState('{ nope')).toThrow(/not JSON/);
     expect(() => parseDesiredState('[]')).toThrow(/\$: must be an object/);

@@ -19,6 +19,8 @@ describe('kernel plan rendering', () => {
     expect(plan.rules).toEqual([
       { pref: 1000, fwmark: 0x5300, table: 0x5300 },
       { pref: 1001, fwmark: 0x5301, table: 0x5301 },
+      { pref: 1500, fwmark: 0x5500, table: 'main', udpDport: 4790 },
+      { pref: 1501, fwmark: 0x5500, table: 0x5500 },
     ]);
     expect(plan.routes.filter((r) => r.table === 'main').map((r) => r.dst)).toEqual([
       '198.19.0.10/32',
@@ -27,6 +29,40 @@ describe('kernel plan rendering', () => {
       '198.19.0.40/32',
     ]);
     expect(plan.routes.every((r) => r.mtu === 1450 && r.src === '198.18.0.31')).toBe(true);
+  });
+
+  it('carries mux-path replies of a backend to the listed agent hosts in the tunnel', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const plan = renderPlan(s);
+    const reply = plan.routes.filter((r) => r.table === 0x5500);
+    // Every other agent host of the lab (clients and backends), never this host itself.
+    expect(reply.map((r) => [r.dst, r.encapDst])).toEqual([
+      ['198.18.0.11/32', '198.18.0.11'],
+      ['198.18.0.12/32', '198.18.0.12'],
+      ['198.18.0.32/32', '198.18.0.32'],
+      ['198.18.0.33/32', '198.18.0.33'],
+    ]);
+    expect(reply.every((r) => r.src === '198.18.0.31' && r.mtu === 1450)).toBe(true);
+    const lines = plan.nft.split('\n');
+    const mark = lines.findIndex((l) => l.includes('meta mark set 21760'));
+    expect(lines[mark]).toBe(
+      'add rule ip slipstream out ip saddr { 198.19.0.10, 198.19.0.20, 198.19.0.30, 198.19.0.40 } meta mark set 21760',
+    );
+    // After `bo`: a bypassed reply already has this host's address and is not marked.
+    expect(mark).toBeGreaterThan(lines.findIndex((l) => l.includes('@bo update')));
+  });
+
+  it('renders no reply tunnel on a host that serves no VIP, or without a host list', () => {
+    const client = renderPlan(sample('host'));
+    expect(client.rules.some((r) => r.fwmark === 0x5500)).toBe(false);
+    expect(client.nft).not.toContain('21760');
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    s.hosts = [];
+    const plan = renderPlan(s);
+    expect(plan.routes.some((r) => r.table === 0x5500)).toBe(false);
+    expect(plan.nft).not.toContain('21760');
   });
 
   it('translates ports on a backend host only, in both directions, before conntrack and before bo', () => {
