@@ -171,6 +171,23 @@ describe.skipIf(!isRoot)('data path in a namespace lab', () => {
     expect(direct() - before).toBeGreaterThan(0);
   });
 
+  it('counts new flows on the client, the mux and the backend', async () => {
+    const flows = (hosts: string[], role: string): number =>
+      hosts.reduce((n, h) => n + metric(prefix, h, 'slipstream_flows_total', { vip: 'web-mux', role }), 0);
+    const before = [
+      flows(['c1'], 'client'),
+      flows(['m1', 'm2'], 'mux'),
+      flows(['b1', 'b2', 'b3'], 'backend'),
+    ];
+    for (let i = 0; i < 3; i++) {
+      const r = await client<HttpResult>(prefix, 'c1', 'http', '198.19.0.20', '80');
+      expect(r.status).toBe(200);
+    }
+    expect(flows(['c1'], 'client') - before[0]!).toBe(3);
+    expect(flows(['m1', 'm2'], 'mux') - before[1]!).toBe(3);
+    expect(flows(['b1', 'b2', 'b3'], 'backend') - before[2]!).toBe(3);
+  });
+
   it('mux-path replies reach listed agent hosts in the tunnel, other clients plain', async () => {
     const tunnelRx = (host: string): number =>
       (
