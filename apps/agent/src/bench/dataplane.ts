@@ -240,11 +240,14 @@ async function measure(startedAt: string): Promise<number> {
   const shareText = (x: number | null | undefined): string =>
     x === null || x === undefined ? '' : `, ${(x * 100).toFixed(1)} % of packets direct`;
 
-  for (const p of ['direct', 'mux', 'bypass'] as const) {
-    const f = paths[p];
-    const countersBefore = p === 'direct' ? null : await scrape(c1);
-    for (let i = 0; i < CFG.iperfRuns; i++) {
+  // Paths take turns within each repetition, so load that drifts during the run (2 cores, other work)
+  // hits all three alike instead of skewing one of them. Each path has its own VIP, so one pair of
+  // scrapes around all runs still separates their counters.
+  const throughputBefore = await scrape(c1);
+  for (let i = 0; i < CFG.iperfRuns; i++) {
+    for (const p of ['direct', 'mux', 'bypass'] as const) {
       checkAbort();
+      const f = paths[p];
       const ep = t.iperf[p];
       log(`throughput ${p} run ${i + 1}/${CFG.iperfRuns}: iperf3 -> ${ep.host}:${ep.port}`);
       // -O 1 leaves the first second out, so the bypass path is measured after the switch.
@@ -267,16 +270,24 @@ async function measure(startedAt: string): Promise<number> {
         (CFG.iperfSeconds + 20) * 1000,
       );
       try {
-        f.throughputRunsBps.push(parseIperf3Json(r.stdout).bitsPerSecond);
+        const bps = parseIperf3Json(r.stdout).bitsPerSecond;
+        f.throughputRunsBps.push(bps);
+        log(`  ${(bps / 1e9).toFixed(2)} Gbit/s`);
       } catch (err) {
         f.errors.push((err as Error).message);
         log(`  ${(err as Error).message}`);
       }
     }
+  }
+  const throughputAfter = await scrape(c1);
+  for (const p of ['direct', 'mux', 'bypass'] as const) {
+    const f = paths[p];
     f.throughputBps = median(f.throughputRunsBps);
-    if (countersBefore) f.directShareThroughput = directShare(countersBefore, await scrape(c1), t.iperf[p]);
+    if (p !== 'direct') f.directShareThroughput = directShare(throughputBefore, throughputAfter, t.iperf[p]);
     if (f.throughputBps !== null) {
-      log(`  ${p}: ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s${shareText(f.directShareThroughput)}`);
+      log(
+        `throughput ${p}: median ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s${shareText(f.directShareThroughput)}`,
+      );
     }
   }
 
