@@ -480,6 +480,9 @@ async function measure(startedAt: string): Promise<number> {
   return verdict === 'PASS' ? 0 : 1;
 }
 
+// Output piped into `head` must not kill the run before the lab is brought down.
+process.stdout.on('error', () => undefined);
+
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     aborted = true;
