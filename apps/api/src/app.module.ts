@@ -18,6 +18,8 @@ import {
 } from './controllers/account.controller.js';
 import { BackendController, PoolController, VipController } from './controllers/resource.controller.js';
 import { HealthController } from './controllers/system.controller.js';
+import { AgentAdminController, AgentProtocolController } from './controllers/agent-control.controller.js';
+import { agentControlProviders, PushLifecycle } from './agent-control/providers.js';
 import { createPrisma, type PrismaClient } from './db/prisma.js';
 import { AuthGuard, ValidationInterceptor } from './http/guards.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -33,7 +35,8 @@ import {
   argon2Hasher,
 } from './services/account.service.js';
 import { MemberService } from './services/account.service.js';
-import { ChangeRunner } from './services/change-runner.js';
+import { ChangeRunner, systemClock } from './services/change-runner.js';
+import { PRESENCE, type Presence } from './agent-control/presence.js';
 import {
   BullMqPublisher,
   CONFIG_PUBLISHER,
@@ -55,6 +58,8 @@ export const CONTROLLERS = [
   VipController,
   AgentController,
   AuditController,
+  AgentProtocolController,
+  AgentAdminController,
 ];
 
 class Shutdown implements OnApplicationShutdown {
@@ -98,8 +103,9 @@ function services(): Provider[] {
     },
     {
       provide: AgentService,
-      ...db,
-      useFactory: (d: PrismaDatabase, c: ChangeRunner) => new AgentService(d, c),
+      inject: [DATABASE, ChangeRunner, PRESENCE],
+      useFactory: (d: PrismaDatabase, c: ChangeRunner, pr: Presence) =>
+        new AgentService(d, c, systemClock, pr),
     },
     { provide: AuditService, inject: [DATABASE], useFactory: (d: PrismaDatabase) => new AuditService(d) },
     {
@@ -158,7 +164,9 @@ export class AppModule {
         },
         { provide: OPENAPI_DOC, useFactory: () => buildOpenApi(CONTROLLERS) },
         ...services(),
+        ...agentControlProviders(config),
         Shutdown,
+        PushLifecycle,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: ValidationInterceptor },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -15,25 +15,41 @@ const url = (protocols: string[]) =>
     `must be a ${protocols.join(' or ')}// URL`,
   );
 
-const EnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
-  REDIS_URL: url(['redis:', 'rediss:']),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  /** Requests per minute per client address on /v1/auth/* (shared through Redis). */
-  AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(20),
-  SESSION_TTL_HOURS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 90)
-    .default(24 * 7),
-  /** `bullmq` enqueues a config-push job per change; `none` disables it. */
-  CONFIG_PUBLISHER: z.enum(['bullmq', 'none']).default('bullmq'),
-  /** Key prefix for everything the API stores in Redis, so several deployments can share one. */
-  REDIS_PREFIX: z.string().min(1).default('slipstream'),
-});
+const EnvSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']),
+    REDIS_URL: url(['redis:', 'rediss:']),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    /** Requests per minute per client address on /v1/auth/* (shared through Redis). */
+    AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(20),
+    SESSION_TTL_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 90)
+      .default(24 * 7),
+    /** `bullmq` enqueues a config-push job per change; `none` disables it. */
+    CONFIG_PUBLISHER: z.enum(['bullmq', 'none']).default('bullmq'),
+    /** Key prefix for everything the API stores in Redis, so several deployments can share one. */
+    REDIS_PREFIX: z.string().min(1).default('slipstream'),
+    NODE_ENV: z.string().default('development'),
+    /** base64 of 32 bytes: encrypts the tenants' redirect keys at rest. Required in production. */
+    SLIPSTREAM_MASTER_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be base64 of exactly 32 bytes')
+      .optional(),
+    /** `1` runs the config-push worker and the agent sweep in this process; several processes may. */
+    WORKER: z.enum(['0', '1']).default('1'),
+    /** How often connected agents that lag are re-sent their state and finished key rotations retire. */
+    AGENT_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.SLIPSTREAM_MASTER_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SLIPSTREAM_MASTER_KEY'], message: 'is required in production' });
+    }
+  });
 
 export type AppConfig = z.infer<typeof EnvSchema>;
 

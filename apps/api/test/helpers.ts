@@ -10,6 +10,9 @@ export const TEMPLATE_DB = 'slipstream_tpl';
 
 const rand = () => randomBytes(5).toString('hex');
 
+/** One master key per test file, so two app instances of one test share their redirect keys. */
+export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
+
 /** A fresh, migrated database for one test file. */
 export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = inject('pgAdminUrl');
@@ -47,6 +50,7 @@ export async function startApi(env: Record<string, string> = {}, databaseUrl?: s
     LOG_LEVEL: 'silent',
     AUTH_RATE_LIMIT_PER_MIN: '1000000',
     REDIS_PREFIX: `test-${rand()}`,
+    SLIPSTREAM_MASTER_KEY: TEST_MASTER_KEY,
     ...env,
   });
   const app = await createApp(config);
@@ -125,6 +129,8 @@ const TABLES = [
   'JoinToken',
   'AuditLog',
   'IdempotencyKey',
+  'AgentConfig',
+  'BypassKey',
 ];
 
 /**

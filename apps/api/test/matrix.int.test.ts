@@ -59,8 +59,14 @@ const MIN_ROLE: Record<string, string> = {
   listAuditLog: 'viewer',
   getMe: 'viewer',
   logout: 'viewer',
+  revokeAgent: 'admin',
+  deleteAgent: 'admin',
+  listBypassKeys: 'viewer',
+  rotateBypassKey: 'admin',
 };
-const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login'];
+const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login', 'enrollAgent'];
+/** Agent-protocol calls: agent credentials only (x-min-role "agent"); every user token and API key gets 401. */
+const AGENT_ONLY = ['agentStream', 'agentAck', 'agentTelemetry'];
 const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2, owner: 3 };
 
 let seq = 0;
@@ -70,15 +76,19 @@ const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 type Ids = Record<'pool' | 'backend' | 'vip' | 'member' | 'apiKey' | 'joinToken' | 'agent', string>;
 
 function fillPath(path: string, ids: Partial<Ids>): string {
-  return path
-    .replace('{poolId}', ids.pool ?? 'missing')
-    .replace(/\/v1\/pools\/\{id\}/, `/v1/pools/${ids.pool}`)
-    .replace(/backends\/\{id\}/, `backends/${ids.backend}`)
-    .replace(/vips\/\{id\}/, `vips/${ids.vip}`)
-    .replace(/members\/\{id\}/, `members/${ids.member}`)
-    .replace(/api-keys\/\{id\}/, `api-keys/${ids.apiKey}`)
-    .replace(/join-tokens\/\{id\}/, `join-tokens/${ids.joinToken}`)
-    .replace(/agents\/\{id\}/, `agents/${ids.agent}`);
+  return (
+    path
+      .replace('{poolId}', ids.pool ?? 'missing')
+      .replace(/\/v1\/pools\/\{id\}/, `/v1/pools/${ids.pool}`)
+      .replace(/backends\/\{id\}/, `backends/${ids.backend}`)
+      .replace(/vips\/\{id\}/, `vips/${ids.vip}`)
+      .replace(/members\/\{id\}/, `members/${ids.member}`)
+      .replace(/api-keys\/\{id\}/, `api-keys/${ids.apiKey}`)
+      .replace(/join-tokens\/\{id\}/, `join-tokens/${ids.joinToken}`)
+      .replace(/agents\/\{id\}/, `agents/${ids.agent}`)
+      // The live stream never ends by itself; a bounded one answers like any other GET.
+      .replace(/^\/v1\/stream$/, '/v1/stream?maxEvents=2')
+  );
 }
 
 /** A valid body for each write, so that only tenant or role decides the answer. */
@@ -154,11 +164,14 @@ describe('matrices', () => {
   afterAll(() => api.close());
 
   it('covers every operation of the OpenAPI document', () => {
-    const classified = new Set([...Object.keys(MIN_ROLE), ...PUBLIC]);
+    const classified = new Set([...Object.keys(MIN_ROLE), ...PUBLIC, ...AGENT_ONLY]);
     expect(OPS.filter((o) => !classified.has(o.operationId)).map((o) => o.operationId)).toEqual([]);
     for (const o of OPS)
       if (!PUBLIC.includes(o.operationId))
-        expect([o.operationId, o.minRole]).toEqual([o.operationId, MIN_ROLE[o.operationId]]);
+        expect([o.operationId, o.minRole]).toEqual([
+          o.operationId,
+          AGENT_ONLY.includes(o.operationId) ? 'agent' : MIN_ROLE[o.operationId],
+        ]);
   });
 
   describe('tenant isolation', () => {
@@ -176,7 +189,9 @@ describe('matrices', () => {
     });
 
     // Operations that name a resource: B must get 404 on A's ids, for every method, and nothing may change.
-    const scoped = OPS.filter((o) => o.path.includes('{') || o.operationId === 'createVip');
+    const scoped = OPS.filter(
+      (o) => (o.path.includes('{') || o.operationId === 'createVip') && !AGENT_ONLY.includes(o.operationId),
+    );
     it('has scoped operations of every method', () => {
       expect(new Set(scoped.map((o) => o.method))).toEqual(new Set(['GET', 'POST', 'PATCH', 'DELETE']));
     });
@@ -198,12 +213,16 @@ describe('matrices', () => {
     );
 
     const lists = OPS.filter(
-      (o) => o.method === 'GET' && !o.path.includes('{') && !PUBLIC.includes(o.operationId),
+      (o) =>
+        o.method === 'GET' &&
+        !o.path.includes('{') &&
+        !PUBLIC.includes(o.operationId) &&
+        !AGENT_ONLY.includes(o.operationId),
     );
     it.each(lists.map((o) => [o.operationId, o] as const))(
       "tenant B's %s shows none of tenant A's data",
       async (_, o) => {
-        const r = await api.call('GET', o.path, { token: bToken });
+        const r = await api.call('GET', fillPath(o.path, {}), { token: bToken });
         expect(r.status).toBe(200);
         const text = JSON.stringify(r.body);
         for (const id of aIds) expect(text).not.toContain(id);
@@ -213,11 +232,13 @@ describe('matrices', () => {
 
   describe('roles', () => {
     let ownerToken: string;
+    let ownerUserId: string;
     const principals: { label: string; role: string; token: string }[] = [];
 
     beforeAll(async () => {
       const owner = await signup(api, 'roles');
       ownerToken = owner.token;
+      ownerUserId = owner.userId;
       principals.push({ label: 'owner user', role: 'owner', token: owner.token });
       for (const role of ['admin', 'operator', 'viewer']) {
         const u = await signup(api, role);
@@ -310,11 +331,22 @@ describe('matrices', () => {
           )
         )[0]!.id;
       }
+      // One rotation at a time per tenant: finish the previous case's rotation so this one starts clean.
+      const finishRotation = () =>
+        sql(
+          api.databaseUrl,
+          `UPDATE "BypassKey" k SET "retiredAt" = now() FROM "Membership" m
+           WHERE m."userId" = $1 AND k."tenantId" = m."tenantId" AND k."retiredAt" IS NULL
+             AND k."createdAt" < (SELECT max("createdAt") FROM "BypassKey" WHERE "tenantId" = m."tenantId")`,
+          [ownerUserId],
+        );
+      if (o.operationId === 'rotateBypassKey') await finishRotation();
       const before = await fingerprint(api.databaseUrl);
       const r = await api.call(o.method, fillPath(o.path, ids), {
         token: p.token,
         body: bodyFor(o.operationId, ids, { email }),
       });
+      if (o.operationId === 'rotateBypassKey') await finishRotation();
       if (RANK[p.role]! >= RANK[MIN_ROLE[o.operationId]!]!) {
         expect(r.status, JSON.stringify(r.body)).toBeGreaterThanOrEqual(200);
         expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
@@ -322,6 +354,21 @@ describe('matrices', () => {
         expectProblem(r, 403, 'forbidden');
         expect(await fingerprint(api.databaseUrl)).toEqual(before);
       }
+    });
+
+    const agentCases = AGENT_ONLY.flatMap((id) =>
+      roles.flatMap((role) => ['user', 'API key'].map((kind) => [id, `${role} ${kind}`] as const)),
+    );
+    it.each(agentCases)('agent-only %s as %s -> 401', async (id, label) => {
+      const o = OPS.find((x) => x.operationId === id)!;
+      const p = principals.find((x) => x.label === label)!;
+      const before = await fingerprint(api.databaseUrl);
+      const r = await api.call(o.method, o.path, {
+        token: p.token,
+        body: o.method === 'POST' ? { revision: 1, applied: true } : undefined,
+      });
+      expectProblem(r, 401, 'unauthenticated');
+      expect(await fingerprint(api.databaseUrl)).toEqual(before);
     });
 
     it('an admin cannot mint an owner key nor grant the owner role', async () => {

@@ -33,6 +33,9 @@ describe('Prisma models against the migrated schema', () => {
         'Tenant',
         'User',
         'Vip',
+        // agent control (issue #4)
+        'AgentConfig',
+        'BypassKey',
       ].sort(),
     );
   });
@@ -196,6 +199,68 @@ describe('Prisma models against the migrated schema', () => {
       (await prisma.agent.create({ data: { tenantId: tenant.id, name: 'b', role: 'mux' } })).status,
     ).toBe('pending');
 
+    // agent control (issue #4)
+    const enrolled = await prisma.agent.update({
+      where: { id: agent.id },
+      data: {
+        credentialHash: 'ch',
+        revokedAt: at,
+        desiredRevision: 9_007_199_254_740_993n,
+        lastError: 'nft: no',
+      },
+    });
+    expect(enrolled).toMatchObject({
+      credentialHash: 'ch',
+      revokedAt: at,
+      desiredRevision: 9_007_199_254_740_993n,
+      lastError: 'nft: no',
+    });
+    const cfg = await prisma.agentConfig.create({
+      data: { agentId: agent.id, tenantId: tenant.id, revision: 43n, state: { version: 1, vips: [] } },
+    });
+    expect(cfg).toMatchObject({ revision: 43n, state: { version: 1, vips: [] } });
+    expect(cfg.updatedAt).toBeInstanceOf(Date);
+    const bk = await prisma.bypassKey.create({
+      data: { tenantId: tenant.id, keyId: 'k1', secretCiphertext: 'c', revision: 44n },
+    });
+    expect(bk).toMatchObject({ keyId: 'k1', secretCiphertext: 'c', revision: 44n, retiredAt: null });
+    await prisma.bypassKey.create({
+      data: { tenantId: tenant.id, keyId: 'k0', secretCiphertext: 'c0', revision: 1n, retiredAt: at },
+    });
+    expect(
+      await prisma.bypassKey
+        .create({ data: { tenantId: tenant.id, keyId: 'k1', secretCiphertext: 'x', revision: 1n } })
+        .then(
+          () => 'ok',
+          (e: unknown) => prismaCode(e),
+        ),
+    ).toBe('P2002');
+    expect(
+      await prisma.agent
+        .create({ data: { tenantId: tenant.id, name: 'dup-cred', role: 'host', credentialHash: 'ch' } })
+        .then(
+          () => 'ok',
+          (e: unknown) => prismaCode(e),
+        ),
+    ).toBe('P2002');
+    const withCfg = await prisma.agent.findUniqueOrThrow({
+      where: { id: agent.id },
+      include: { config: true },
+    });
+    expect(withCfg.config?.revision).toBe(43n);
+    const tk = await prisma.tenant.findUniqueOrThrow({
+      where: { id: tenant.id },
+      include: { agentConfigs: true, bypassKeys: true },
+    });
+    expect([tk.agentConfigs.length, tk.bypassKeys.length]).toEqual([1, 2]);
+    // Deleting the agent takes its stored state with it.
+    const gone = await prisma.agent.create({ data: { tenantId: tenant.id, name: 'gone', role: 'host' } });
+    await prisma.agentConfig.create({
+      data: { agentId: gone.id, tenantId: tenant.id, revision: 1n, state: {} },
+    });
+    await prisma.agent.delete({ where: { id: gone.id } });
+    expect(await prisma.agentConfig.count({ where: { agentId: gone.id } })).toBe(0);
+
     const audit = await prisma.auditLog.create({
       data: {
         tenantId: tenant.id,
@@ -309,4 +374,5 @@ describe('Prisma models against the migrated schema', () => {
     await prisma.tenant.delete({ where: { id: t.id } });
     expect(await prisma.pool.count({ where: { tenantId: t.id } })).toBe(0);
   });
+
 });

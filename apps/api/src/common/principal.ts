@@ -10,7 +10,7 @@ export function roleAtLeast(role: RoleName, min: RoleName): boolean {
 export interface Principal {
   tenantId: string;
   role: RoleName;
-  actorType: 'user' | 'apiKey';
+  actorType: 'user' | 'apiKey' | 'system';
   /** User id for sessions, API key id for keys. */
   actorId: string;
   email: string | null;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** Opaque bearer secrets: session `sls_s_`, API key `sls_k_`, agent join token `sls_j_`. */
-export type TokenKind = 's' | 'k' | 'j';
+/** Opaque bearer secrets: session `sls_s_`, API key `sls_k_`, agent join token `sls_j_`, agent credential `sls_a_`. */
+export type TokenKind = 's' | 'k' | 'j' | 'a';
 
 export function newSecret(kind: TokenKind): { secret: string; hash: string; prefix: string } {
   const secret = `sls_${kind}_${randomBytes(32).toString('base64url')}`;
@@ -14,6 +14,6 @@ export function hashSecret(secret: string): string {
 }
 
 export function tokenKind(secret: string): TokenKind | null {
-  const m = /^sls_([skj])_[A-Za-z0-9_-]{43}$/.exec(secret);
+  const m = /^sls_([skja])_[A-Za-z0-9_-]{43}$/.exec(secret);
   return m ? (m[1] as TokenKind) : null;
 }

@@ -192,24 +192,35 @@ export const AgentDto = response(
     underlayAddress: z.string().nullable(),
     agentVersion: z.string().nullable(),
     appliedRevision: z.int().nullable(),
+    desiredRevision: z.int().nullable(),
+    /** Holds a config stream or reported within the last 45 s (shared presence in Redis). */
+    connected: z.boolean(),
+    lastError: z.string().nullable(),
     lastSeenAt: Timestamp.nullable(),
+    revokedAt: Timestamp.nullable(),
     createdAt: Timestamp,
   }),
 );
 export type AgentDto = z.infer<typeof AgentDto>;
 export const AgentPage = pageOf('AgentPage', AgentDto);
 
-export function mapAgent(a: Agent): AgentDto {
+export function mapAgent(a: Agent, connected = false): AgentDto {
+  let status: AgentDto['status'] = a.lastSeenAt ? 'offline' : 'pending';
+  if (connected && !a.revokedAt) status = 'online';
   return {
     id: a.id,
     name: a.name,
     role: a.role,
-    status: a.status,
+    status,
     hostname: a.hostname,
     underlayAddress: a.underlayAddress,
     agentVersion: a.agentVersion,
     appliedRevision: a.appliedRevision === null ? null : Number(a.appliedRevision),
+    desiredRevision: a.desiredRevision === null ? null : Number(a.desiredRevision),
+    connected: connected && !a.revokedAt,
+    lastError: a.lastError,
     lastSeenAt: iso(a.lastSeenAt),
+    revokedAt: iso(a.revokedAt),
     createdAt: a.createdAt.toISOString(),
   };
 }

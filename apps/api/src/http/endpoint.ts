@@ -8,6 +8,7 @@ import {
 import type { z } from 'zod';
 import type { RoleName } from '../dto/common.js';
 import type { Principal } from '../common/principal.js';
+import type { AgentPrincipal } from '../services/agent-control.service.js';
 import type { Applied } from '../services/change-runner.js';
 import { idempotencyOf, ifMatchVersion } from './request.js';
 
@@ -19,8 +20,8 @@ export interface EndpointSpec {
   operationId: string;
   summary: string;
   tag: string;
-  /** Minimum role; 'public' needs no token. */
-  role: RoleName | 'public';
+  /** Minimum role; 'public' needs no token; 'agent' takes only an agent credential (sls_a_), never a user's. */
+  role: RoleName | 'public' | 'agent';
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -46,6 +47,7 @@ export function Endpoint(spec: EndpointSpec) {
 
 export interface RequestState {
   principal?: Principal;
+  agent?: AgentPrincipal;
   input?: { params: unknown; query: unknown; body: unknown };
 }
 
@@ -62,6 +64,11 @@ export const Body = createParamDecorator(
 );
 export const Caller = createParamDecorator(
   (_: unknown, ctx: ExecutionContext) => ctx.switchToHttp().getRequest<Req>().principal,
+);
+
+/** The agent an agent credential belongs to (routes with role 'agent'). */
+export const AgentCaller = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext) => ctx.switchToHttp().getRequest<Req>().agent,
 );
 
 export const IfMatch = createParamDecorator((_: unknown, ctx: ExecutionContext) =>

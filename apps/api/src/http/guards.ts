@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { roleAtLeast } from '../common/principal.js';
 import { AuthService } from '../services/account.service.js';
+import { AgentControlService } from '../services/agent-control.service.js';
 import { ENDPOINT, type EndpointSpec, type RequestState } from './endpoint.js';
 import { etagOf } from './request.js';
 import { RateLimiter } from './rate-limit.js';
@@ -29,6 +30,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
     private readonly limiter: RateLimiter,
+    private readonly agents: AgentControlService,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -45,6 +47,23 @@ export class AuthGuard implements CanActivate {
     }
     if (spec.role === 'public') return true;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (spec.role === 'agent') {
+      // Agent routes take agent credentials only; user tokens and API keys are unknown here, and the
+      // tenant is the credential's, whatever the body says.
+      const agent = m?.[1] ? await this.agents.authenticate(m[1]) : null;
+      if (!agent) {
+        throw new AppError(
+          ErrorCode.Unauthenticated,
+          'send Authorization: Bearer <agent credential>',
+          undefined,
+          {
+            'www-authenticate': 'Bearer',
+          },
+        );
+      }
+      req.agent = agent;
+      return true;
+    }
     const principal = m?.[1] ? await this.auth.authenticate(m[1]) : null;
     if (!principal) {
       throw new AppError(

@@ -1,4 +1,5 @@
 import type { PrismaClient, Tx } from '../db/prisma.js';
+import { AgentControlRepository } from './agent-control.repository.js';
 import { AuditRepository, IdempotencyRepository } from './audit.repository.js';
 import { BackendRepository } from './backend.repository.js';
 import { AgentRepository, ApiKeyRepository, JoinTokenRepository } from './credential.repository.js';
@@ -21,6 +22,7 @@ export class Repos {
   readonly vips: VipRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly agentControl: AgentControlRepository;
 
   constructor(db: Tx) {
     this.tenants = new TenantRepository(db);
@@ -35,6 +37,7 @@ export class Repos {
     this.vips = new VipRepository(db);
     this.audit = new AuditRepository(db);
     this.idempotency = new IdempotencyRepository(db);
+    this.agentControl = new AgentControlRepository(db);
   }
 }
 

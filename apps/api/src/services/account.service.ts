@@ -25,6 +25,7 @@ import {
   mapJoinToken,
   mapMember,
 } from '../dto/account.dto.js';
+import type { Presence } from '../agent-control/presence.js';
 import type { Database } from '../repositories/index.js';
 import {
   type Applied,
@@ -151,7 +152,8 @@ export class AuthService {
       tenantName: t.name,
       configRevision: Number(t.configRevision),
       role: p.role,
-      actor: { type: p.actorType, id: p.actorId, email: p.email },
+      // System principals (enrollment, sweeps) never call /v1/me; only bearer tokens reach it.
+      actor: { type: p.actorType === 'apiKey' ? 'apiKey' : 'user', id: p.actorId, email: p.email },
     };
   }
 }
@@ -328,17 +330,27 @@ export class AgentService {
     private readonly db: Database,
     private readonly changes: ChangeRunner,
     private readonly clock: Clock = systemClock,
+    private readonly presence?: Presence,
   ) {}
+
+  private async online(ids: string[]): Promise<Set<string>> {
+    // Presence lives in Redis; when it is down the list still answers, with nobody shown connected.
+    return this.presence ? this.presence.connected(ids).catch(() => new Set<string>()) : new Set<string>();
+  }
 
   async list(p: Principal, q: PageQuery): Promise<Page<AgentDto>> {
     const page = await this.db.repos.agents.list(p.tenantId, pageRequest(q));
-    return { items: page.items.map(mapAgent), nextCursor: encodeCursor(page.nextAfter) };
+    const on = await this.online(page.items.map((a) => a.id));
+    return {
+      items: page.items.map((a) => mapAgent(a, on.has(a.id))),
+      nextCursor: encodeCursor(page.nextAfter),
+    };
   }
 
   async get(p: Principal, id: string): Promise<AgentDto> {
     const a = await this.db.repos.agents.find(p.tenantId, id);
     if (!a) throw AppError.notFound('agent');
-    return mapAgent(a);
+    return mapAgent(a, (await this.online([a.id])).has(a.id));
   }
 
   async listJoinTokens(p: Principal, q: PageQuery): Promise<Page<JoinTokenDto>> {

@@ -1,0 +1,360 @@
+// Enrollment, agent credentials, compiling and storing desired states, ACKs and redirect-key rotation.
+// Streams and the queue live in agent-control/push.ts; this class holds the decisions.
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { compileTenant, type TenantConfig } from '../agent-control/compiler.js';
+import type { Presence } from '../agent-control/presence.js';
+import type { SecretBox } from '../agent-control/secret-box.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import type { Principal } from '../common/principal.js';
+import { hashSecret, newSecret, tokenKind } from '../common/tokens.js';
+import { mapAgent } from '../dto/account.dto.js';
+import {
+  type AckRequest,
+  type BypassKeyDto,
+  type EnrollRequest,
+  type EnrollResponse,
+  mapBypassKeys,
+} from '../dto/agent-control.dto.js';
+import type { TelemetryReport } from '../dto/telemetry.dto.js';
+import type { Database, Repos } from '../repositories/index.js';
+import { type ChangeRunner, type Clock, systemClock } from './change-runner.js';
+import type { TelemetryIngest } from './telemetry.port.js';
+
+/** Who an agent credential belongs to; the tenant always comes from here, never from a request body. */
+export interface AgentPrincipal {
+  tenantId: string;
+  agentId: string;
+  role: 'host' | 'mux';
+  credentialHash: string;
+}
+
+/** Tells whichever API process holds an agent's stream that something changed for it. */
+export interface AgentSignal {
+  desired(agentId: string): Promise<void>;
+  /** Send again even if that revision went out already (the sweep, for agents that lag). */
+  resend(agentId: string): Promise<void>;
+  revoked(agentId: string): Promise<void>;
+}
+
+const system = (tenantId: string, actorId: string): Principal => ({
+  tenantId,
+  role: 'owner',
+  actorType: 'system',
+  actorId,
+  email: null,
+});
+
+const badToken = () =>
+  new AppError(
+    ErrorCode.Unauthenticated,
+    'the join token is unknown, expired, revoked or used up',
+    undefined,
+    {
+      'www-authenticate': 'Bearer',
+    },
+  );
+
+class NotYet extends Error {}
+
+export class AgentControlService {
+  private readonly log = new Logger('AgentControl');
+
+  constructor(
+    private readonly db: Database,
+    private readonly changes: ChangeRunner,
+    private readonly box: SecretBox,
+    private readonly presence: Presence,
+    private readonly signal: AgentSignal,
+    private readonly telemetry: TelemetryIngest,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  // --- credentials ---
+
+  async enroll(input: EnrollRequest): Promise<EnrollResponse> {
+    const token = await this.db.repos.agentControl.findJoinTokenByHash(hashSecret(input.joinToken));
+    if (!token) throw badToken();
+    let replaced: string | null = null;
+    const applied = await this.changes.apply(system(token.tenantId, `joinToken:${token.id}`), async (r) => {
+      const used = await r.agentControl.consumeJoinToken(token.tenantId, token.id, this.clock.now());
+      if (!used) throw badToken();
+      const prev = await r.agentControl.findAgentByName(token.tenantId, input.name);
+      if (prev?.credentialHash) replaced = prev.id;
+      const { secret, hash } = newSecret('a');
+      const agent = await r.agentControl.upsertEnrolled(token.tenantId, {
+        name: input.name,
+        role: used.role,
+        underlay: input.underlay,
+        version: input.version,
+        hostname: input.hostname,
+        credentialHash: hash,
+        joinTokenId: used.id,
+      });
+      await this.ensureKey(r, token.tenantId);
+      return {
+        value: { agentId: agent.id, tenantId: agent.tenantId, role: agent.role, credential: secret },
+        action: prev ? 'agent.reenroll' : 'agent.enroll',
+        resourceType: 'agent',
+        resourceId: agent.id,
+        before: prev ? mapAgent(prev) : null,
+        after: mapAgent(agent),
+      };
+    });
+    // The re-installed agent's old credential no longer matches: its old stream, if any, closes.
+    if (replaced) await this.signal.revoked(replaced).catch(() => {});
+    return applied.value;
+  }
+
+  async authenticate(secret: string): Promise<AgentPrincipal | null> {
+    if (tokenKind(secret) !== 'a') return null;
+    const hash = hashSecret(secret);
+    const a = await this.db.repos.agentControl.findAgentByCredentialHash(hash);
+    if (!a || a.revokedAt) return null;
+    return { tenantId: a.tenantId, agentId: a.id, role: a.role, credentialHash: hash };
+  }
+
+  /** Whether a stream opened with this credential may stay open. */
+  async stillValid(p: AgentPrincipal): Promise<boolean> {
+    const a = await this.db.repos.agentControl.findAgentByCredentialHash(p.credentialHash);
+    return !!a && !a.revokedAt && a.id === p.agentId;
+  }
+
+  async revoke(p: Principal, id: string): Promise<void> {
+    await this.changes.apply(p, async (r) => {
+      const cur = await r.agents.find(p.tenantId, id);
+      if (!cur) throw AppError.notFound('agent');
+      const a = cur.revokedAt ? cur : await r.agentControl.revokeAgent(p.tenantId, id, this.clock.now());
+      return {
+        value: null,
+        action: 'agent.revoke',
+        resourceType: 'agent',
+        resourceId: id,
+        before: mapAgent(cur),
+        after: mapAgent(a),
+      };
+    });
+    await this.signal.revoked(id).catch(() => {});
+    await this.presence.clear(id).catch(() => {});
+  }
+
+  async remove(p: Principal, id: string): Promise<void> {
+    await this.changes.apply(p, async (r) => {
+      const cur = await r.agents.find(p.tenantId, id);
+      if (!cur) throw AppError.notFound('agent');
+      await r.agentControl.deleteAgent(p.tenantId, id);
+      return {
+        value: null,
+        action: 'agent.delete',
+        resourceType: 'agent',
+        resourceId: id,
+        before: mapAgent(cur),
+        after: null,
+      };
+    });
+    await this.signal.revoked(id).catch(() => {});
+    await this.presence.clear(id).catch(() => {});
+  }
+
+  // --- agent calls ---
+
+  async ack(a: AgentPrincipal, b: AckRequest): Promise<void> {
+    await this.db.repos.agentControl.recordAck(a.tenantId, a.agentId, {
+      revision: BigInt(b.revision),
+      applied: b.applied,
+      error: b.applied ? null : (b.error ?? null),
+      at: this.clock.now(),
+    });
+    await this.presence.touch(a.agentId).catch(() => {});
+  }
+
+  async telemetryReport(a: AgentPrincipal, report: TelemetryReport): Promise<void> {
+    await this.db.repos.agentControl.touchAgent(
+      a.tenantId,
+      a.agentId,
+      this.clock.now(),
+      BigInt(report.appliedRevision),
+    );
+    await this.presence.touch(a.agentId).catch(() => {});
+    await this.telemetry.ingest(a.tenantId, a.agentId, report);
+  }
+
+  async touch(a: AgentPrincipal): Promise<void> {
+    await this.presence.touch(a.agentId);
+    await this.db.repos.agentControl.touchAgent(a.tenantId, a.agentId, this.clock.now());
+  }
+
+  /** The stored state of this agent, or null before the first compile. */
+  async storedState(a: AgentPrincipal): Promise<{ revision: number; state: unknown } | null> {
+    const c = await this.db.repos.agentControl.findConfig(a.tenantId, a.agentId);
+    return c ? { revision: Number(c.revision), state: c.state } : null;
+  }
+
+  // --- compile and push ---
+
+  /**
+   * Compiles the tenant's current config for each of its agents and stores it; returns the agents whose
+   * stored state moved forward (the ones to notify). Reads in one transaction so the revision and the
+   * rows it describes belong together.
+   */
+  async compileTenant(tenantId: string): Promise<string[]> {
+    const cfg = await this.db.transaction(async (r) => {
+      const revision = await r.agentControl.tenantRevision(tenantId);
+      if (revision === null) return null;
+      const agents = await r.agentControl.agentsOf(tenantId);
+      // Nothing to compile for a tenant without enrolled agents (and no reason to mint its first key yet).
+      if (!agents.some((a) => a.credentialHash && !a.revokedAt && a.underlayAddress)) return null;
+      const vips = await r.agentControl.vipsOf(tenantId);
+      let keys = await r.agentControl.bypassKeys(tenantId);
+      if (!keys.some((k) => !k.retiredAt)) {
+        await r.agentControl.lockTenant(tenantId);
+        await this.ensureKey(r, tenantId);
+        keys = await r.agentControl.bypassKeys(tenantId);
+      }
+      return { revision, vips, agents, keys };
+    });
+    if (!cfg) return [];
+    const muxIds = cfg.agents.filter((a) => a.role === 'mux').map((a) => a.id);
+    const connected = await this.presence.connected(muxIds).catch(() => new Set<string>());
+    const input: TenantConfig = {
+      tenantId,
+      revision: Number(cfg.revision),
+      connectedMuxIds: connected,
+      agents: cfg.agents.map((a) => ({
+        id: a.id,
+        role: a.role,
+        underlay: a.underlayAddress,
+        revoked: !!a.revokedAt || !a.credentialHash,
+      })),
+      keys: cfg.keys.map((k) => ({
+        keyId: k.keyId,
+        secret: this.box.open(k.secretCiphertext, tenantId).toString('base64'),
+        createdAt: k.createdAt,
+        retired: !!k.retiredAt,
+      })),
+      vips: cfg.vips.map((v) => ({
+        id: v.id,
+        name: v.name,
+        address: v.address,
+        protocol: v.protocol,
+        port: v.port,
+        poolId: v.poolId,
+        distribution: v.distribution,
+        idleTimeoutS: v.idleTimeoutS,
+        bypassEnabled: v.bypassEnabled,
+        bypassSourceCidrs: v.bypassSourceCidrs,
+        bypassMaxFlowsPerHost: v.bypassMaxFlowsPerHost,
+        bypassIdleTimeoutS: v.bypassIdleTimeoutS,
+        backends: v.pool.backends.map((b) => ({
+          address: b.address,
+          port: b.port,
+          weight: b.weight,
+          state: b.state,
+        })),
+      })),
+    };
+    const { states, warnings } = compileTenant(input);
+    for (const w of warnings) this.log.warn(w);
+    const moved: string[] = [];
+    for (const [agentId, state] of states) {
+      if (await this.db.repos.agentControl.storeConfig(tenantId, agentId, cfg.revision, state))
+        moved.push(agentId);
+    }
+    return moved;
+  }
+
+  async notify(agentIds: string[]): Promise<void> {
+    for (const id of agentIds) await this.signal.desired(id);
+  }
+
+  /** Re-sends state to connected agents that lag and retires rotated-out keys whose agents all caught up. */
+  async sweep(): Promise<{ republished: number; retired: number }> {
+    const lagging = await this.db.repos.agentControl.laggingAgents();
+    const on = await this.presence.connected(lagging.map((a) => a.id));
+    for (const a of lagging) if (on.has(a.id)) await this.signal.resend(a.id);
+    let retired = 0;
+    for (const tenantId of await this.db.repos.agentControl.tenantsRotating()) {
+      if (await this.retireIfConverged(tenantId)) retired++;
+    }
+    return { republished: on.size, retired };
+  }
+
+  // --- redirect keys ---
+
+  async listKeys(p: Principal): Promise<BypassKeyDto[]> {
+    return mapBypassKeys(await this.db.repos.agentControl.bypassKeys(p.tenantId));
+  }
+
+  async rotate(p: Principal): Promise<BypassKeyDto> {
+    const applied = await this.changes.apply(p, async (r) => {
+      await r.agentControl.lockTenant(p.tenantId);
+      const live = (await r.agentControl.bypassKeys(p.tenantId)).filter((k) => !k.retiredAt);
+      if (live.length > 1) {
+        throw new AppError(
+          ErrorCode.Conflict,
+          'a key rotation is still in progress: the previous key retires once every agent applied the new one',
+        );
+      }
+      // The tenant row is locked, so the revision this change will commit is the current one plus one.
+      const revision = ((await r.agentControl.tenantRevision(p.tenantId)) ?? 0n) + 1n;
+      const key = await this.newKey(r, p.tenantId, revision);
+      const dto = mapBypassKeys([key])[0]!;
+      return {
+        value: dto,
+        action: 'bypassKey.rotate',
+        resourceType: 'bypassKey',
+        resourceId: key.keyId,
+        before: { live: live.map((k) => k.keyId) },
+        after: dto,
+      };
+    });
+    return applied.value;
+  }
+
+  private async retireIfConverged(tenantId: string): Promise<boolean> {
+    try {
+      await this.changes.apply(system(tenantId, 'rotation-sweep'), async (r) => {
+        await r.agentControl.lockTenant(tenantId);
+        const live = (await r.agentControl.bypassKeys(tenantId)).filter((k) => !k.retiredAt);
+        const [newest, ...older] = live;
+        if (!newest || older.length === 0) throw new NotYet();
+        const agents = (await r.agentControl.agentsOf(tenantId)).filter(
+          (a) => a.credentialHash && !a.revokedAt,
+        );
+        if (agents.some((a) => (a.appliedRevision ?? -1n) < newest.revision)) throw new NotYet();
+        await r.agentControl.retireBypassKeys(
+          tenantId,
+          older.map((k) => k.id),
+          this.clock.now(),
+        );
+        return {
+          value: null,
+          action: 'bypassKey.retire',
+          resourceType: 'bypassKey',
+          resourceId: older.map((k) => k.keyId).join(','),
+          before: { live: live.map((k) => k.keyId) },
+          after: { live: [newest.keyId] },
+        };
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof NotYet) return false;
+      throw err;
+    }
+  }
+
+  private async ensureKey(r: Repos, tenantId: string): Promise<void> {
+    const keys = await r.agentControl.bypassKeys(tenantId);
+    if (keys.some((k) => !k.retiredAt)) return;
+    await this.newKey(r, tenantId, (await r.agentControl.tenantRevision(tenantId)) ?? 0n);
+  }
+
+  private newKey(r: Repos, tenantId: string, revision: bigint) {
+    const keyId = `k${this.clock.now().getTime().toString(36)}-${randomBytes(3).toString('hex')}`;
+    return r.agentControl.createBypassKey(tenantId, {
+      keyId,
+      secretCiphertext: this.box.seal(randomBytes(32), tenantId),
+      revision,
+    });
+  }
+}

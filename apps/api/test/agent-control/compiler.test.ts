@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { compileTenant } from '../../src/agent-control/compiler.js';
+import { twoVipTenant } from './fixtures.js';
+
+const HOST = 'b0000000-0000-4000-8000-000000000001';
+const MUX = 'a0000000-0000-4000-8000-000000000001';
+
+describe('config compiler', () => {
+  it('compiles one state per enrolled, non-revoked agent', () => {
+    const { states } = compileTenant(twoVipTenant());
+    expect([...states.keys()].sort()).toEqual([
+      'a0000000-0000-4000-8000-000000000001',
+      'a0000000-0000-4000-8000-000000000002',
+      'b0000000-0000-4000-8000-000000000001',
+      'b0000000-0000-4000-8000-000000000002',
+    ]);
+  });
+
+  it('gives a host its identity, the live keys, the muxes and every VIP', () => {
+    const s = compileTenant(twoVipTenant()).states.get(HOST)!;
+    expect(s).toMatchObject({
+      version: 1,
+      revision: 7,
+      agent: {
+        tenantId: '11111111-1111-4111-8111-111111111111',
+        agentId: HOST,
+        role: 'host',
+        underlay: '198.18.0.21',
+      },
+      encap: { vni: 1, udpPort: 4790, innerMtu: 1450 },
+    });
+    expect(s.redirect.activeKeyId).toBe('k-new');
+    expect(Object.keys(s.redirect.keys).sort()).toEqual(['k-new', 'k-old']);
+    expect(s.redirect.keys['k-new']).toBe(Buffer.alloc(32, 2).toString('base64'));
+    // The revoked mux is gone; the unconnected one is listed unhealthy.
+    expect(s.muxes).toEqual([
+      { address: '198.18.0.11', healthy: true },
+      { address: '198.18.0.12', healthy: false },
+    ]);
+    expect(s.vips.map((v) => v.name)).toEqual(['web', 'dns', 'web-alt']);
+    expect(s.hosts).toEqual([{ address: '198.18.0.21' }, { address: '198.18.0.22' }]);
+  });
+
+  it('maps VIP fields, keeps backend states and weights, and leaves out what the agent cannot use', () => {
+    const { states, warnings } = compileTenant(twoVipTenant());
+    const [web, dns, alt] = states.get(MUX)!.vips;
+    expect(web).toEqual({
+      id: 'c0000000-0000-4000-8000-000000000001',
+      name: 'web',
+      address: '10.100.0.1',
+      protocol: 'tcp',
+      port: 80,
+      poolId: 'd0000000-0000-4000-8000-000000000001',
+      distribution: 'five-tuple',
+      idleTimeoutS: 300,
+      bypass: { enabled: true, sourceCidrs: ['198.18.0.0/24'], maxFlowsPerHost: 65_536, idleTimeoutS: 120 },
+      backends: [
+        { address: '198.18.0.21', port: 80, weight: 100, state: 'active' },
+        { address: '198.18.0.22', port: 80, weight: 0, state: 'draining' },
+        { address: '198.18.0.23', port: 80, weight: 50, state: 'disabled' },
+        { address: '198.18.0.24', port: 8080, weight: 10, state: 'active' },
+      ],
+    });
+    expect(alt!.backends).toEqual([{ address: '198.18.0.22', port: 8443, weight: 100, state: 'active' }]);
+    expect(dns!.distribution).toBe('source-ip');
+    // Clamped into the agent's ranges.
+    expect(dns!.idleTimeoutS).toBe(5);
+    expect(dns!.bypass.maxFlowsPerHost).toBe(1_000_000);
+    expect(warnings).toEqual([
+      'vip c0000000-0000-4000-8000-000000000001: backend 198.18.0.21:80 skipped (host already in the pool)',
+      'vip c0000000-0000-4000-8000-000000000003: backend 198.18.0.21:80 skipped (already serves tcp 10.100.0.1 for vip c0000000-0000-4000-8000-000000000001)',
+    ]);
+  });
+
+  it('gives muxes no mux list', () => {
+    expect(compileTenant(twoVipTenant()).states.get(MUX)!.muxes).toEqual([]);
+  });
+
+  it('uses the single live key after a retirement', () => {
+    const t = twoVipTenant();
+    t.keys = t.keys.map((k) => (k.keyId === 'k-old' ? { ...k, retired: true } : k));
+    const s = compileTenant(t).states.get(HOST)!;
+    expect(s.redirect).toEqual({
+      port: 4791,
+      activeKeyId: 'k-new',
+      keys: { 'k-new': Buffer.alloc(32, 2).toString('base64') },
+      windowMs: 5000,
+    });
+  });
+
+  it('compiles nothing without a live key and says why', () => {
+    const t = twoVipTenant();
+    t.keys = [];
+    const r = compileTenant(t);
+    expect(r.states.size).toBe(0);
+    expect(r.warnings).toEqual([
+      'tenant 11111111-1111-4111-8111-111111111111: no redirect key; nothing compiled',
+    ]);
+  });
+
+  it('leaves out agents without an underlay address', () => {
+    const t = twoVipTenant();
+    t.agents.push({
+      id: 'e0000000-0000-4000-8000-000000000001',
+      role: 'host',
+      underlay: null,
+      revoked: false,
+    });
+    expect(compileTenant(t).states.has('e0000000-0000-4000-8000-000000000001')).toBe(false);
+  });
+});
