@@ -35,12 +35,19 @@ import {
   type VipSpec,
 } from '../config/desired-state.js';
 import { applyPlan, cleanupKernel, existingObjects, NftSession, run } from '../dataplane/kernel.js';
-import { NFT_TABLE, TUNNEL_DEV, renderPlan, vipTag } from '../dataplane/render.js';
+import { GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
 import { BucketHistogram, KernelCounterTracker, type RawCounter, type TelemetryReport } from './telemetry.js';
 
-/** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
-const GRACE_S = 5;
+/**
+ * `SLIPSTREAM_TRACE=1`: one stderr line per step of each bypass (`trace <step> <flow> <epoch ms>`), to
+ * find where time-to-bypass goes. Namespaces share the clock, so client and backend lines join by flow.
+ */
+const TRACE = process.env.SLIPSTREAM_TRACE === '1';
+function trace(step: string, flow: string, atMs = performance.timeOrigin + performance.now()): void {
+  if (TRACE) process.stderr.write(`trace ${step} ${flow} ${atMs.toFixed(3)}\n`);
+}
+
 // Loss on the underlay is rare; an early retry under load only adds work for a client that is still busy.
 const RETRY_DELAYS_MS = [150, 400, 1000];
 /** Mux health probe: the mux agent echoes these 12 bytes on the redirect port. */
@@ -112,7 +119,6 @@ export class Agent {
   private sock: dgram.Socket | null = null;
   private sockAddr = '';
   private tcpdump: ChildProcess | null = null;
-  private tcpdumpFilter = '';
   private metricsServer: http.Server | null = null;
   private replay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
   private keys = new Map<string, Buffer>();
@@ -131,6 +137,8 @@ export class Agent {
   private reloading: Promise<void> = Promise.resolve();
   private readonly log: (msg: string) => void;
   private started = false;
+  /** When the kernel last finished taking a new ruleset (+Infinity while one is being applied). */
+  private rulesStableSince = Number.POSITIVE_INFINITY;
   private rebuilt = false;
   private counterTimer: NodeJS.Timeout | null = null;
   private counterRead: Promise<Map<string, RawCounter>> | null = null;
@@ -257,8 +265,14 @@ export class Agent {
     }
     const existing = (await existingObjects()) ?? undefined;
     const plan = renderPlan(this.withMuxHealth(next), existing);
-    await applyPlan(plan, next.encap);
-    this.state = next;
+    this.rulesStableSince = Number.POSITIVE_INFINITY;
+    try {
+      await applyPlan(plan, next.encap);
+      this.state = next;
+    } finally {
+      // A failed apply leaves rules of unknown vintage; the caller re-applies the last good state.
+      if (this.state === next) this.rulesStableSince = Date.now();
+    }
     this.keys = new Map(
       Object.entries(next.redirect.keys).map(([id, k]) => [
         keyRef(next.agent.tenantId, id),
@@ -456,6 +470,8 @@ export class Agent {
     }
     const r = res.redirect;
     const f = r.flow;
+    const tk = TRACE ? fkey(f.clientAddr, f.protocol, f.clientPort, f.vip, f.vipPort) : '';
+    trace('rx', tk);
     const vip = this.findVip(f.vip, f.protocol, f.vipPort);
     if (f.clientAddr !== st.agent.underlay) return reject('not_local', r.nonce);
     if (!vip) return reject('unknown_vip', r.nonce);
@@ -494,6 +510,7 @@ export class Agent {
     this.inflight.set(k, new Promise<boolean>((res) => (done = res)));
     try {
       await this.installClient(k, existing, vip, r, rinfo);
+      trace('installed', tk);
       done(true);
     } catch {
       done(false);
@@ -591,6 +608,7 @@ export class Agent {
     }
     const k = this.pending.get(res.nonce);
     if (k === undefined) return;
+    trace('ack', k);
     const e = this.backend.get(k);
     if (!e) return;
     this.clearNonces(e);
@@ -698,38 +716,13 @@ export class Agent {
 
   // ---------------------------------------------------------------- backend side: new flows from a mux
 
-  /**
-   * Capture filter for new flows arriving from a mux: every TCP SYN, and UDP only toward VIPs this host
-   * serves with bypass enabled (UDP has no "first packet" flag, so each such packet reaches the agent
-   * until the flow is bypassed; mux-only UDP traffic is kept out of userspace).
-   */
-  static captureFilter(st: DesiredState): string {
-    const udp = st.vips
-      .filter((v) => v.protocol === 'udp' && v.bypass.enabled)
-      .filter((v) => v.backends.some((b) => b.address === st.agent.underlay && b.state === 'active'))
-      .map((v) => `(dst host ${v.address} and dst port ${v.port})`);
-    const syn = 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn';
-    return udp.length > 0 ? `ip and ((${syn}) or (udp and (${udp.join(' or ')})))` : `ip and ${syn}`;
-  }
-
   private ensureTcpdump(): void {
-    const filter = Agent.captureFilter(this.state!);
-    if (this.tcpdump && this.tcpdumpFilter === filter) return;
-    if (this.tcpdump) {
-      const old = this.tcpdump;
-      this.tcpdump = null;
-      old.removeAllListeners('exit');
-      old.kill();
-    }
-    this.tcpdumpFilter = filter;
-    // One long-lived capture (never a process per flow); prints one line per matching packet.
-    const p = spawn(
-      'tcpdump',
-      ['-i', TUNNEL_DEV, '-n', '-l', '-tt', '--immediate-mode', '-Q', 'in', '-q', filter],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    if (this.tcpdump) return;
+    // One long-lived reader of the kernel's new-flow log (never a process per flow); the ruleset decides
+    // what is logged (render.ts newFlowRules), one line per packet.
+    const p = spawn('tcpdump', ['-i', `nflog:${NFLOG_GROUP}`, '-n', '-l', '-tt', '--immediate-mode', '-q'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.tcpdump = p;
     const rl = createInterface({ input: p.stdout! });
     rl.on('line', (line) => this.onPacketLine(line));
@@ -752,6 +745,11 @@ export class Agent {
     if (!m) return;
     const seenMs = Number(m[1]) * 1000;
     const proto: Proto = m[6] === 'tcp' ? 'tcp' : 'udp';
+    if (TRACE) {
+      const f = fkey(m[2]!, proto, m[3]!, m[4]!, m[5]!);
+      trace('seen', f, seenMs);
+      trace('read', f);
+    }
     this.onNewFlow(m[2]!, Number(m[3]), m[4]!, Number(m[5]), proto, seenMs);
   }
 
@@ -762,6 +760,7 @@ export class Agent {
     vport: number,
     proto: Proto,
     seenMs: number,
+    restarted = false,
   ): void {
     const st = this.state;
     if (!st) return;
@@ -777,7 +776,7 @@ export class Agent {
       if (e.state === 'pending' || Date.now() - e.activeSince < 1000) return;
       if (e.state === 'active' && proto === 'udp' && Date.now() - e.activeSince < 2000) return;
       void this.removeBackendEntry(k, e, true).then(() =>
-        this.onNewFlow(client, cport, vipAddr, vport, proto, seenMs),
+        this.onNewFlow(client, cport, vipAddr, vport, proto, seenMs, true),
       );
       return;
     }
@@ -808,9 +807,24 @@ export class Agent {
     // Without an ack the entry is forgotten when its receive rewrite expires.
     this.forgetAt(k, ent, ent.biExpiresAt);
     const bi = `${client} . ${proto} . ${cport} . ${vport}`;
-    this.nft
-      .exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`)
-      .then(() => this.sendRedirect(k, ent, vip, false))
+    // The kernel added `bi` before logging the packet, under the rules of this.state, unless the packet
+    // came while rules were changing or the flow is being restarted (its old element may be going away):
+    // then the agent installs it itself before redirecting. 50 ms covers the clocks' granularity.
+    const kernelAdded = !restarted && seenMs > this.rulesStableSince + 50;
+    const ready = kernelAdded
+      ? Promise.resolve()
+      : this.nft
+          .exec(
+            `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`,
+          )
+          .catch(() =>
+            this.nft.exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`),
+          );
+    ready
+      .then(() => {
+        trace('bi', k);
+        return this.sendRedirect(k, ent, vip, false);
+      })
       .catch((err: Error) => {
         this.log(`bi install failed for ${k}: ${err.message}`);
         this.backend.delete(k);
@@ -864,6 +878,7 @@ export class Agent {
         key,
       );
       this.sock?.send(msg, st.redirect.port, e.client);
+      trace('sent', k);
     };
     this.clearNonces(e);
     attempt();
@@ -904,8 +919,11 @@ export class Agent {
     const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
     if (e.state === 'active')
       await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
-    const dropBi = (): Promise<void> =>
-      this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }`).catch(() => undefined);
+    // A flow restarted under the same key owns the element by then: leave it.
+    const dropBi = async (): Promise<void> => {
+      if (this.backend.has(k)) return;
+      await this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }`).catch(() => undefined);
+    };
     if (graceForBi) setTimeout(() => void dropBi(), GRACE_S * 1000).unref();
     else await dropBi();
     this.updateGauges();

@@ -332,7 +332,8 @@ export function validateDesiredState(input: unknown): DesiredState {
     const ho = c.obj(h, `$.hosts[${i}]`, ['address']) ?? {};
     const before = c.problems.length;
     const address = c.ip(ho.address, `$.hosts[${i}].address`);
-    if (c.problems.length === before && hostsSeen.has(address)) c.fail(`$.hosts[${i}].address`, `duplicate host ${address}`);
+    if (c.problems.length === before && hostsSeen.has(address))
+      c.fail(`$.hosts[${i}].address`, `duplicate host ${address}`);
     hostsSeen.add(address);
     return { address };
   });

@@ -203,6 +203,7 @@ export async function cleanupKernel(): Promise<void> {
  * transaction's error. Echo mode (`-e`) would be simpler but costs ~2 ms a command against ~0.3 ms here.
  */
 const MAX_BATCH = 64;
+const TRACE = process.env.SLIPSTREAM_TRACE === '1';
 
 export class NftSession {
   private proc: ChildProcessWithoutNullStreams | null = null;
@@ -270,9 +271,17 @@ export class NftSession {
     if (this.queue[0]!.solo) n = 1;
     else while (n < this.queue.length && n < MAX_BATCH && !this.queue[n]!.solo) n++;
     const batch = this.queue.splice(0, n);
+    const t0 = performance.now();
+    const done = (): void => {
+      if (TRACE) process.stderr.write(`nft ${batch.length} ${(performance.now() - t0).toFixed(3)}\n`);
+    };
     this.current = {
-      resolve: (out) => batch.forEach((b) => b.resolve(out)),
+      resolve: (out) => {
+        done();
+        batch.forEach((b) => b.resolve(out));
+      },
       reject: (err) => {
+        done();
         if (batch.length === 1) batch[0]!.reject(err);
         else this.queue.unshift(...batch.map((b) => ({ ...b, solo: true })));
       },

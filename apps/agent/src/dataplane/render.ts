@@ -22,6 +22,10 @@ export const ROUTE_PROTO = 83;
 export const RULE_PREF_BASE = 1000;
 export const MUX_MARK_BASE = 0x5300;
 export const BACKEND_MARK_BASE = 0x5400;
+/** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
+export const GRACE_S = 5;
+/** NFLOG group (per network namespace) on which a backend's kernel reports new flows to its agent. */
+export const NFLOG_GROUP = 83;
 /** Mark and routing table of a backend's mux-path replies to agent hosts (carried in the tunnel). */
 export const REPLY_MARK = 0x5500;
 const HASH_SEED = '0x534c5053';
@@ -96,13 +100,43 @@ const FLOW_MAPS = [
   'add map ip slipstream fo { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
   // client: backend host . proto . VIP port . client port -> VIP
   'add map ip slipstream ri { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
-  // backend: client . proto . client port . VIP port -> VIP
-  'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  // backend: client . proto . client port . VIP port -> VIP; the kernel adds an element itself when a new
+  // bypassable flow arrives from a mux (see newFlowRules), the agent renews and removes them.
+  'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags dynamic,timeout; size 1048576; }',
   // backend: VIP . client . proto . VIP port . client port (replies leave with this host's address);
   // every reply refreshes its element, which tells the agent whether the flow is still active. A dynamic
   // set defaults to 65535 elements; the size lifts that cap.
   'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 1h; size 1048576; }',
 ];
+
+/**
+ * Backend side: a flow's first packet from a mux (a TCP SYN; any UDP packet of a bypassable UDP VIP)
+ * installs the flow's receive rewrite `bi` in the kernel, then is logged to the agent over NFLOG. The
+ * agent sends its redirect on that log line, so `bi` is in place before the client can send a rewritten
+ * packet (the ordering rule), without a userspace round trip to nft on the critical path.
+ */
+function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
+  const out: string[] = [];
+  const self = state.agent.underlay;
+  for (const v of vips) {
+    const me = v.backends.find((b) => b.address === self);
+    if (!me || me.state !== 'active') continue;
+    const bypass = v.bypass.enabled;
+    // Mux-only UDP stays out of userspace: with no first-packet flag, every packet would be logged.
+    if (v.protocol === 'udp' && !bypass) continue;
+    const first = v.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
+    const match = `iifname "${TUNNEL_DEV}" ip daddr ${v.address} ${v.protocol} dport ${v.port}${first}`;
+    if (bypass) {
+      const src = v.bypass.sourceCidrs.length > 0 ? ` ip saddr { ${v.bypass.sourceCidrs.join(', ')} }` : '';
+      out.push(
+        `add rule ip slipstream pre ${match}${src} add @bi { ip saddr . meta l4proto . th sport . th dport timeout ${v.bypass.idleTimeoutS + GRACE_S}s : ip daddr }`,
+      );
+    }
+    // Every new flow is logged (after the add above), so the agent also counts those it does not bypass.
+    out.push(`add rule ip slipstream pre ${match} log group ${NFLOG_GROUP} queue-threshold 1`);
+  }
+  return out;
+}
 
 export function renderPlan(
   state: DesiredState,
@@ -205,6 +239,7 @@ export function renderPlan(
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip daddr ${self} ip daddr set ip saddr . meta l4proto . th sport . th dport map @bi`,
     );
+    body.push(...newFlowRules(state, vips));
     // Port translation (backend port != VIP port) for VIPs this host serves: stateless, before conntrack on
     // the way in (after `bi` restored the VIP), and on replies before `bo` (whose key holds the VIP port).
     for (const proto of ['tcp', 'udp'] as const) {

@@ -150,4 +150,15 @@ describe.skipIf(!isRoot)('agent control API (applyState, telemetry)', () => {
     expect(sent).toBe(1);
     expect(ttb).toBe(1);
   });
+
+  it('the backend kernel installs the receive rewrite of a new flow itself, before its agent hears of it', async () => {
+    // With every backend agent stopped nothing in userspace can add it.
+    for (const b of ['b1', 'b2', 'b3']) await stopAgent(prefix, b);
+    const r = await client<{ status: number }>(prefix, 'c1', 'http', '198.19.0.10', '80');
+    expect(r.status).toBe(200);
+    const bi = ['b1', 'b2', 'b3']
+      .map((b) => nsRun(prefix, b, ['nft', 'list', 'map', 'ip', 'slipstream', 'bi']))
+      .join('\n');
+    expect(bi).toMatch(/198\.18\.0\.11 \. tcp \. \d+ \. 80 timeout 5m5s expires [^:]+: 198\.19\.0\.10/);
+  });
 });

@@ -65,6 +65,38 @@ describe('kernel plan rendering', () => {
     expect(plan.nft).not.toContain('21760');
   });
 
+  it('has the kernel install bi and log new flows from a mux on a backend host', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const web = s.vips.find((v) => v.id === 'vip-web')!;
+    web.bypass.sourceCidrs = ['198.18.0.0/24', '10.0.0.0/8'];
+    const lines = renderPlan(s).nft.split('\n');
+    const addWeb =
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.10 tcp dport 80 tcp flags & (syn | ack) == syn ip saddr { 198.18.0.0/24, 10.0.0.0/8 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr }';
+    const logWeb =
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.10 tcp dport 80 tcp flags & (syn | ack) == syn log group 83 queue-threshold 1';
+    expect(lines).toContain(addWeb);
+    // Logged after the add: the agent redirects on the log line, so bi is already in place.
+    expect(lines.indexOf(logWeb)).toBe(lines.indexOf(addWeb) + 1);
+    // Bypass off: logged (the agent counts the flow) but no bi.
+    expect(lines).toContain(
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.20 tcp dport 80 tcp flags & (syn | ack) == syn log group 83 queue-threshold 1',
+    );
+    expect(lines.some((l) => l.includes('198.19.0.20 tcp dport 80') && l.includes('@bi'))).toBe(false);
+    // UDP has no first-packet flag: every packet of a bypassable UDP VIP from a mux.
+    expect(lines).toContain(
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.30 udp dport 7 ip saddr { 198.18.0.0/24 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr }',
+    );
+    // Before the port translation, whose rewrite would hide the VIP port the key holds.
+    expect(lines.findIndex((l) => l.includes('log group'))).toBeLessThan(
+      lines.findIndex((l) => l.includes('dport set')),
+    );
+    const drained = sample('host');
+    drained.agent.underlay = '198.18.0.31';
+    for (const v of drained.vips) v.backends[0]!.state = 'draining';
+    expect(renderPlan(drained).nft).not.toContain('log group');
+  });
+
   it('translates ports on a backend host only, in both directions, before conntrack and before bo', () => {
     const s = sample('host');
     s.agent.underlay = '198.18.0.31';
