@@ -37,7 +37,11 @@ class AppLogger extends ConsoleLogger {
 
 /** Builds the API (not listening yet); tests call this and use `app.inject` or `listen(0)`. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: false });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    // Only the listed proxies' X-Forwarded-For is believed; from anyone else it is ignored.
+    trustProxy: config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : false,
+  });
   const levels = NEST_LEVELS[config.LOG_LEVEL];
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: levels === false ? false : new AppLogger({ logLevels: levels }),

@@ -34,6 +34,8 @@ export interface CallOpts {
   /** Sent as-is (for malformed and oversize bodies). */
   raw?: string;
   headers?: Record<string, string>;
+  /** The TCP peer address the app sees (default 127.0.0.1). */
+  remoteAddress?: string;
 }
 
 export interface Res {
@@ -66,6 +68,7 @@ export async function startApi(env: Record<string, string> = {}, databaseUrl?: s
       method: method as 'GET',
       url,
       headers,
+      ...(o.remoteAddress ? { remoteAddress: o.remoteAddress } : {}),
       ...(payload !== undefined ? { payload } : {}),
     });
     let body: unknown = undefined;

@@ -10,6 +10,8 @@ import {
   ApiKeyDto,
   ApiKeyPage,
   AuditPage,
+  AuditQuery,
+  TenantListDto,
   JoinTokenCreate,
   JoinTokenCreated,
   JoinTokenDto,
@@ -80,6 +82,18 @@ export class AuthController {
   })
   async logout(@Caller() p: Principal) {
     await this.auth.logout(p);
+  }
+
+  @Get('auth/tenants')
+  @Endpoint({
+    operationId: 'listMyTenants',
+    summary: "Tenants the caller belongs to (a session's user: every membership; an API key: its tenant)",
+    tag: 'auth',
+    role: 'viewer',
+    response: TenantListDto,
+  })
+  tenants(@Caller() p: Principal) {
+    return this.auth.tenants(p);
   }
 
   @Get('me')
@@ -347,13 +361,14 @@ export class AuditController {
   @Get()
   @Endpoint({
     operationId: 'listAuditLog',
-    summary: 'Audit log, newest first: who changed what, with before and after',
+    summary:
+      'Audit log, newest first: who changed what, with before and after; filter by resourceType, action, actorId',
     tag: 'audit',
     role: 'viewer',
-    query: PageQuery,
+    query: AuditQuery,
     response: AuditPage,
   })
-  list(@Caller() p: Principal, @Query() q: PageQuery) {
+  list(@Caller() p: Principal, @Query() q: AuditQuery) {
     return this.audit.list(p, q);
   }
 }

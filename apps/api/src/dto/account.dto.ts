@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Agent, ApiKey, AuditLog, JoinToken } from '../generated/prisma/client.js';
 import type { MemberRow } from '../repositories/user.repository.js';
-import { Name, RoleEnum, Timestamp, Uuid, pageOf, request, response } from './common.js';
+import { Name, PageQuery, RoleEnum, Timestamp, Uuid, pageOf, request, response } from './common.js';
 
 const Email = z
   .email()
@@ -136,14 +136,21 @@ export const JoinTokenCreate = request(
     .object({
       name: Name,
       role: AgentRole,
+      /** Lifetime in seconds (default 3600); or give `expiresAt` instead. */
       expiresInS: z
         .int()
         .min(60)
         .max(30 * 86_400)
-        .default(3600),
+        .optional(),
+      /** Absolute expiry, 1 minute to 30 days ahead; exclusive with expiresInS. */
+      expiresAt: Timestamp.optional(),
       maxUses: z.int().min(1).max(10_000).default(1),
     })
-    .strict(),
+    .strict()
+    .refine((t) => t.expiresInS === undefined || t.expiresAt === undefined, {
+      message: 'give expiresInS or expiresAt, not both',
+      path: ['expiresAt'],
+    }),
 );
 export type JoinTokenCreate = z.infer<typeof JoinTokenCreate>;
 
@@ -241,6 +248,23 @@ export const AuditEntryDto = response(
 );
 export type AuditEntryDto = z.infer<typeof AuditEntryDto>;
 export const AuditPage = pageOf('AuditPage', AuditEntryDto);
+
+export const AuditQuery = PageQuery.extend({
+  resourceType: z.string().min(1).max(64).optional(),
+  action: z.string().min(1).max(128).optional(),
+  actorId: z.string().min(1).max(128).optional(),
+}).strict();
+export type AuditQuery = z.infer<typeof AuditQuery>;
+
+export const TenantListDto = response(
+  'TenantList',
+  z.object({
+    items: z.array(
+      z.object({ tenantId: Uuid, tenantName: z.string(), role: RoleEnum, current: z.boolean() }),
+    ),
+  }),
+);
+export type TenantListDto = z.infer<typeof TenantListDto>;
 
 export function mapAudit(a: AuditLog): AuditEntryDto {
   return {

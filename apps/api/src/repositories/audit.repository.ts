@@ -29,9 +29,16 @@ export class AuditRepository {
     tenantId: string,
     limit: number,
     before?: bigint,
+    filter: { resourceType?: string; action?: string; actorId?: string } = {},
   ): Promise<{ items: AuditLog[]; next: bigint | null }> {
     const rows = await this.db.auditLog.findMany({
-      where: { tenantId, ...(before !== undefined ? { id: { lt: before } } : {}) },
+      where: {
+        tenantId,
+        ...(before !== undefined ? { id: { lt: before } } : {}),
+        ...(filter.resourceType !== undefined ? { resourceType: filter.resourceType } : {}),
+        ...(filter.action !== undefined ? { action: filter.action } : {}),
+        ...(filter.actorId !== undefined ? { actorId: filter.actorId } : {}),
+      },
       orderBy: { id: 'desc' },
       take: limit + 1,
     });

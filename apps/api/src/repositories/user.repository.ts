@@ -47,6 +47,15 @@ export class MemberRepository {
     });
   }
 
+  /** Not tenant-scoped on purpose: lists the caller's own memberships across tenants (by their user id). */
+  tenantsOfUser(userId: string): Promise<(Membership & { tenant: { id: string; name: string } })[]> {
+    return this.db.membership.findMany({
+      where: { userId },
+      include: { tenant: { select: { id: true, name: true } } },
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
   findByUser(tenantId: string, userId: string): Promise<Membership | null> {
     return this.db.membership.findFirst({ where: { tenantId, userId } });
   }

@@ -26,6 +26,7 @@ import {
   mapMember,
 } from '../dto/account.dto.js';
 import type { Presence } from '../agent-control/presence.js';
+import type { AuditQuery, TenantListDto } from '../dto/account.dto.js';
 import type { Database } from '../repositories/index.js';
 import {
   type Applied,
@@ -142,6 +143,24 @@ export class AuthService {
       return { tenantId: k.tenantId, role: k.role, actorType: 'apiKey', actorId: k.id, email: null };
     }
     return null;
+  }
+
+  /** Tenants the caller can log in to: every membership of a session's user; an API key's own tenant. */
+  async tenants(p: Principal): Promise<TenantListDto> {
+    if (p.actorType === 'user') {
+      const ms = await this.db.repos.members.tenantsOfUser(p.actorId);
+      return {
+        items: ms.map((m) => ({
+          tenantId: m.tenant.id,
+          tenantName: m.tenant.name,
+          role: m.role,
+          current: m.tenant.id === p.tenantId,
+        })),
+      };
+    }
+    const t = await this.db.repos.tenants.find(p.tenantId);
+    if (!t) throw AppError.notFound('tenant');
+    return { items: [{ tenantId: t.id, tenantName: t.name, role: p.role, current: true }] };
   }
 
   async me(p: Principal): Promise<MeDto> {
@@ -325,6 +344,21 @@ export class ApiKeyService {
   }
 }
 
+const MIN_JOIN_TOKEN_S = 60;
+const MAX_JOIN_TOKEN_S = 30 * 86_400;
+
+function joinTokenExpiry(input: JoinTokenCreate, now: Date): Date {
+  if (input.expiresAt === undefined) return new Date(now.getTime() + (input.expiresInS ?? 3600) * 1000);
+  const at = new Date(input.expiresAt);
+  const inS = (at.getTime() - now.getTime()) / 1000;
+  if (inS < MIN_JOIN_TOKEN_S || inS > MAX_JOIN_TOKEN_S) {
+    throw new AppError(ErrorCode.Validation, 'invalid request body', [
+      { path: 'expiresAt', message: 'must be between 1 minute and 30 days from now' },
+    ]);
+  }
+  return at;
+}
+
 export class AgentService {
   constructor(
     private readonly db: Database,
@@ -379,7 +413,7 @@ export class AgentService {
           prefix,
           secretHash: hash,
           maxUses: input.maxUses,
-          expiresAt: new Date(this.clock.now().getTime() + input.expiresInS * 1000),
+          expiresAt: joinTokenExpiry(input, this.clock.now()),
           createdById: p.actorType === 'user' ? p.actorId : null,
         });
         const dto = mapJoinToken(t);
@@ -417,12 +451,13 @@ export class AgentService {
 export class AuditService {
   constructor(private readonly db: Database) {}
 
-  async list(p: Principal, q: PageQuery): Promise<Page<AuditEntryDto>> {
+  async list(p: Principal, q: AuditQuery): Promise<Page<AuditEntryDto>> {
     const before = decodeCursor(q.cursor, isDigits);
     const page = await this.db.repos.audit.list(
       p.tenantId,
       q.limit,
       before === undefined ? undefined : BigInt(before),
+      { resourceType: q.resourceType, action: q.action, actorId: q.actorId },
     );
     return {
       items: page.items.map(mapAudit),

@@ -31,7 +31,13 @@ export class BullMqPublisher implements ConfigChangedPublisher {
     this.queue = new Queue(CONFIG_QUEUE, {
       connection,
       prefix: `${prefix}:bull`,
-      defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 1000 },
+      // A failed compile (database blip) is retried; agents also resync through the periodic sweep.
+      defaultJobOptions: {
+        removeOnComplete: 1000,
+        removeOnFail: 1000,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+      },
     });
     // Connection errors already surface through publish() and /v1/health; without a listener BullMQ
     // prints each reconnect attempt.

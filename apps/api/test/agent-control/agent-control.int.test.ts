@@ -2,7 +2,7 @@
 // and redirect-key rotation, against the real PostgreSQL and Redis.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TestApi, expectProblem, fingerprint, signup, sql, startApi } from '../helpers.js';
 import { SseClient } from './sse.js';
 
@@ -127,6 +127,34 @@ describe('enrollment and agent credentials', () => {
       expectProblem(await api.call('POST', '/v1/agent/enroll', { body }), 400, 'validation');
     }
     expect(await fingerprint(api.databaseUrl)).toEqual(before);
+  });
+
+  it('join tokens honour role, expiresAt and maxUses', async () => {
+    const at = new Date(Date.now() + 2 * 3600_000);
+    at.setMilliseconds(0);
+    const r = await api.call('POST', '/v1/join-tokens', {
+      token: owner.token,
+      body: { name: `jt-at-${++n}`, role: 'mux', expiresAt: at.toISOString(), maxUses: 3 },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ role: 'mux', maxUses: 3, uses: 0, expiresAt: at.toISOString() });
+    for (let i = 0; i < 3; i++) expect((await enroll(api, r.body.secret, `three-${i}`)).role).toBe('mux');
+    expectProblem(
+      await api.call('POST', '/v1/agent/enroll', { body: enrollBody(r.body.secret, 'fourth') }),
+      401,
+    );
+    for (const body of [
+      { name: 'past', role: 'host', expiresAt: new Date(Date.now() - 1000).toISOString() },
+      { name: 'far', role: 'host', expiresAt: new Date(Date.now() + 31 * 86_400_000).toISOString() },
+      { name: 'both', role: 'host', expiresAt: at.toISOString(), expiresInS: 600 },
+      { name: 'role', role: 'router' },
+    ]) {
+      expectProblem(
+        await api.call('POST', '/v1/join-tokens', { token: owner.token, body }),
+        400,
+        'validation',
+      );
+    }
   });
 
   it('lets exactly one of two concurrent enrolls take a single-use token', async () => {
@@ -260,13 +288,14 @@ describe('telemetry intake', () => {
 });
 
 describe('config push', () => {
+  const prefix = `test-push-${randomBytes(4).toString('hex')}`;
   let api: TestApi;
   let url: string;
   let a: Awaited<ReturnType<typeof signup>>;
   let b: Awaited<ReturnType<typeof signup>>;
   const streams: SseClient[] = [];
   beforeAll(async () => {
-    api = await startApi(ALLOW);
+    api = await startApi({ ...ALLOW, REDIS_PREFIX: prefix });
     url = await baseUrl(api);
     a = await signup(api, 'push-a');
     b = await signup(api, 'push-b');
@@ -318,6 +347,15 @@ describe('config push', () => {
     expect(next.revision).toBe(me.body.configRevision);
     const shown = (await api.call('GET', `/v1/agents/${e.agentId}`, { token: a.token })).body;
     expect(shown).toMatchObject({ connected: true, status: 'online', desiredRevision: next.revision });
+    // The job behind it retries with backoff.
+    const { Queue } = await import('bullmq');
+    const { Redis } = await import('ioredis');
+    const conn = new Redis(inject('redisUrl'));
+    const q = new Queue('config-changed', { connection: conn, prefix: `${prefix}:bull` });
+    const job = await q.getJob(`${a.tenantId}-${next.revision}`);
+    expect(job?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
+    await q.close();
+    conn.disconnect();
     // The agent applies it.
     await api.call('POST', '/v1/agent/ack', {
       token: e.credential,
