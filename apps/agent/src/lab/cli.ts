@@ -1,6 +1,9 @@
-/** `npm run lab -- up|down|status [--json] [--prefix sls]` */
+/** `npm run lab -- up|down|status|trace [--json] [--prefix sls]` */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { labDown, labStatus, labUp } from './lab.js';
+import { labDir, labDown, labStatus, labUp } from './lab.js';
+import { renderTraceReport, traceReport } from './trace.js';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -19,8 +22,17 @@ async function main(): Promise<void> {
     labDown(prefix);
     if (!values.json) console.log(`lab ${prefix} removed`);
     return;
+  } else if (cmd === 'trace') {
+    // Needs a lab brought up with SLIPSTREAM_TRACE=1 in the environment (the agents inherit it).
+    const dir = labDir(prefix);
+    const lines = readdirSync(dir)
+      .filter((f) => /^agent-.*\.log$/.test(f))
+      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'));
+    const r = traceReport(lines);
+    console.log(values.json ? JSON.stringify(r, null, 2) : renderTraceReport(r));
+    return;
   } else if (cmd !== 'status') {
-    throw new Error(`usage: lab up|down|status [--json] [--prefix p]`);
+    throw new Error(`usage: lab up|down|status|trace [--json] [--prefix p]`);
   }
   const st = labStatus(prefix);
   if (values.json) {
