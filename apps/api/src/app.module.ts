@@ -21,6 +21,7 @@ import { HealthController } from './controllers/system.controller.js';
 import { AgentAdminController, AgentProtocolController } from './controllers/agent-control.controller.js';
 import { agentControlProviders, PushLifecycle } from './agent-control/providers.js';
 import { createPrisma, type PrismaClient } from './db/prisma.js';
+import { MetricsController, TELEMETRY_CONTROLLERS, telemetryProviders } from './services/stats.providers.js';
 import { AuthGuard, ValidationInterceptor } from './http/guards.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { RateLimiter } from './http/rate-limit.js';
@@ -60,6 +61,7 @@ export const CONTROLLERS = [
   AuditController,
   AgentProtocolController,
   AgentAdminController,
+  ...TELEMETRY_CONTROLLERS,
 ];
 
 class Shutdown implements OnApplicationShutdown {
@@ -127,7 +129,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: CONTROLLERS,
+      controllers: [...CONTROLLERS, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL) },
@@ -165,6 +167,7 @@ export class AppModule {
         { provide: OPENAPI_DOC, useFactory: () => buildOpenApi(CONTROLLERS) },
         ...services(),
         ...agentControlProviders(config),
+        ...telemetryProviders(config),
         Shutdown,
         PushLifecycle,
         { provide: APP_GUARD, useClass: AuthGuard },

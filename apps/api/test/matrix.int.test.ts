@@ -63,7 +63,9 @@ const MIN_ROLE: Record<string, string> = {
   deleteAgent: 'admin',
   listBypassKeys: 'viewer',
   rotateBypassKey: 'admin',
-  listMyTenants: 'viewer',
+  getTenantStats: 'viewer',
+  getVipStats: 'viewer',
+  streamStats: 'viewer',
 };
 const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login', 'enrollAgent'];
 /** Agent-protocol calls: agent credentials only (x-min-role "agent"); every user token and API key gets 401. */

@@ -47,7 +47,7 @@ describe('migration runner', () => {
       url,
       `SELECT count(*)::text AS n FROM pg_tables WHERE schemaname = 'public'`,
     );
-    expect(Number(tables[0]?.n)).toBe(15); // 14 models + _prisma_migrations
+    expect(Number(tables[0]?.n)).toBe(19); // 18 models + _prisma_migrations
   });
 
   it('does nothing on an up-to-date database', async () => {

@@ -36,6 +36,11 @@ describe('Prisma models against the migrated schema', () => {
         // agent control (issue #4)
         'AgentConfig',
         'BypassKey',
+        // telemetry (issue #4)
+        'TelemetrySecond',
+        'TelemetryMinute',
+        'BackendHealthReport',
+        'BackendHealth',
       ].sort(),
     );
   });
@@ -375,4 +380,62 @@ describe('Prisma models against the migrated schema', () => {
     expect(await prisma.pool.count({ where: { tenantId: t.id } })).toBe(0);
   });
 
+  it('writes and reads the telemetry models (issue #4), and backend health cascades with its backend', async () => {
+    const t = await prisma.tenant.create({ data: { name: 'telemetry' } });
+    const pool = await prisma.pool.create({ data: { tenantId: t.id, name: 'p' } });
+    const backend = await prisma.backend.create({
+      data: { tenantId: t.id, poolId: pool.id, address: '10.0.0.9', port: 80 },
+    });
+    const at = new Date('2030-01-02T03:04:05.000Z');
+    const vipId = '33333333-3333-4333-8333-333333333333';
+    const counters = {
+      packetsMux: 9_007_199_254_740_993n,
+      packetsDirect: 2n,
+      bytesMux: 3n,
+      bytesDirect: 4n,
+      flowsNew: 5n,
+      flowsBypassed: 6n,
+      redirectsSent: 7n,
+      redirectsRejected: { stale: 1 },
+      ttbBuckets: { '1': 2, '+Inf': 0 },
+      ttbSumMs: 1.5,
+      ttbCount: 2n,
+      bypassEntries: 8n,
+    };
+    const sec = await prisma.telemetrySecond.create({
+      data: { tenantId: t.id, vipId, second: at, ...counters },
+    });
+    expect(sec).toEqual({ tenantId: t.id, vipId, second: at, ...counters });
+    const min = await prisma.telemetryMinute.create({
+      data: { tenantId: t.id, vipId, minute: at, ...counters },
+    });
+    expect(min).toEqual({ tenantId: t.id, vipId, minute: at, ...counters });
+    expect(
+      await prisma.telemetrySecond.create({ data: { tenantId: t.id, vipId, second: new Date(0) } }),
+    ).toMatchObject({ packetsMux: 0n, redirectsRejected: {}, ttbBuckets: {}, ttbSumMs: 0 });
+    const agentId = '44444444-4444-4444-8444-444444444444';
+    const report = await prisma.backendHealthReport.create({
+      data: {
+        backendId: backend.id,
+        agentId,
+        tenantId: t.id,
+        healthy: false,
+        reason: 'refused',
+        reportedAt: at,
+      },
+    });
+    expect(report).toMatchObject({ healthy: false, reason: 'refused', reportedAt: at });
+    await prisma.backendHealth.create({
+      data: { backendId: backend.id, tenantId: t.id, health: 'unhealthy', checkedAt: at, changedAt: at },
+    });
+    const full = await prisma.backend.findUniqueOrThrow({
+      where: { id: backend.id },
+      include: { healthReports: true, healthState: true },
+    });
+    expect(full.healthReports).toHaveLength(1);
+    expect(full.healthState).toMatchObject({ health: 'unhealthy', checkedAt: at, changedAt: at });
+    await prisma.backend.delete({ where: { id: backend.id } });
+    expect(await prisma.backendHealthReport.count({ where: { tenantId: t.id } })).toBe(0);
+    expect(await prisma.backendHealth.count({ where: { tenantId: t.id } })).toBe(0);
+  });
 });

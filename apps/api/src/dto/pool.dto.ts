@@ -137,6 +137,10 @@ export const BackendDto = response(
     port: z.int(),
     weight: z.int(),
     state: BackendState,
+    /** Derived from the muxes' probes: unhealthy when most muxes that reported in the last 10 s say so. */
+    health: z.enum(['healthy', 'unhealthy', 'unknown']),
+    /** When the health was last derived; null before any mux reported this backend. */
+    healthCheckedAt: Timestamp.nullable(),
     version: z.int(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -145,7 +149,11 @@ export const BackendDto = response(
 export type BackendDto = z.infer<typeof BackendDto>;
 export const BackendPage = pageOf('BackendPage', BackendDto);
 
-export function mapBackend(b: Backend): BackendDto {
+type Health = BackendDto['health'];
+
+export function mapBackend(
+  b: Backend & { healthState?: { health: string; checkedAt: Date } | null },
+): BackendDto {
   return {
     id: b.id,
     poolId: b.poolId,
@@ -153,6 +161,8 @@ export function mapBackend(b: Backend): BackendDto {
     port: b.port,
     weight: b.weight,
     state: b.state,
+    health: (b.healthState?.health ?? 'unknown') as Health,
+    healthCheckedAt: b.healthState?.checkedAt.toISOString() ?? null,
     version: b.version,
     createdAt: b.createdAt.toISOString(),
     updatedAt: b.updatedAt.toISOString(),

@@ -2,24 +2,28 @@ import type { Backend, Prisma } from '../generated/prisma/client.js';
 import type { Tx } from '../db/prisma.js';
 import { type PageRequest, type PageResult, pageArgs, toPage } from './page.js';
 
+/** The derived health (issue #4) travels with every backend read. */
+const withHealth = { include: { healthState: { select: { health: true, checkedAt: true } } } } as const;
+export type BackendRow = Backend & { healthState: { health: string; checkedAt: Date } | null };
+
 export type BackendData = Omit<Prisma.BackendUncheckedCreateInput, 'tenantId' | 'id' | 'version' | 'poolId'>;
 
 export class BackendRepository {
   constructor(private readonly db: Tx) {}
 
-  async list(tenantId: string, poolId: string, page: PageRequest): Promise<PageResult<Backend>> {
+  async list(tenantId: string, poolId: string, page: PageRequest): Promise<PageResult<BackendRow>> {
     return toPage(
-      await this.db.backend.findMany({ where: { tenantId, poolId }, ...pageArgs(page) }),
+      await this.db.backend.findMany({ where: { tenantId, poolId }, ...pageArgs(page), ...withHealth }),
       page.limit,
     );
   }
 
-  find(tenantId: string, poolId: string, id: string): Promise<Backend | null> {
-    return this.db.backend.findFirst({ where: { tenantId, poolId, id } });
+  find(tenantId: string, poolId: string, id: string): Promise<BackendRow | null> {
+    return this.db.backend.findFirst({ where: { tenantId, poolId, id }, ...withHealth });
   }
 
-  create(tenantId: string, poolId: string, data: BackendData): Promise<Backend> {
-    return this.db.backend.create({ data: { ...data, tenantId, poolId } });
+  create(tenantId: string, poolId: string, data: BackendData): Promise<BackendRow> {
+    return this.db.backend.create({ data: { ...data, tenantId, poolId }, ...withHealth });
   }
 
   update(
@@ -28,10 +32,11 @@ export class BackendRepository {
     id: string,
     version: number,
     data: Partial<BackendData>,
-  ): Promise<Backend> {
+  ): Promise<BackendRow> {
     return this.db.backend.update({
       where: { id, tenantId, poolId, version },
       data: { ...data, version: { increment: 1 } },
+      ...withHealth,
     });
   }
 

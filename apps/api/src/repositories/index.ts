@@ -4,6 +4,7 @@ import { AuditRepository, IdempotencyRepository } from './audit.repository.js';
 import { BackendRepository } from './backend.repository.js';
 import { AgentRepository, ApiKeyRepository, JoinTokenRepository } from './credential.repository.js';
 import { PoolRepository } from './pool.repository.js';
+import { TelemetryRepository } from './telemetry.repository.js';
 import { TenantRepository } from './tenant.repository.js';
 import { MemberRepository, SessionRepository, UserRepository } from './user.repository.js';
 import { VipRepository } from './vip.repository.js';
@@ -22,6 +23,7 @@ export class Repos {
   readonly vips: VipRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly telemetry: TelemetryRepository;
   readonly agentControl: AgentControlRepository;
 
   constructor(db: Tx) {
@@ -37,6 +39,7 @@ export class Repos {
     this.vips = new VipRepository(db);
     this.audit = new AuditRepository(db);
     this.idempotency = new IdempotencyRepository(db);
+    this.telemetry = new TelemetryRepository(db);
     this.agentControl = new AgentControlRepository(db);
   }
 }

@@ -1,0 +1,139 @@
+// Backend health from the muxes' probes: each mux's latest verdict is stored; the derived health is the
+// majority of the verdicts of the last 10 s. A change of derived health bumps the tenant's revision through
+// ChangeRunner (audit `backend.health`, actor system) so the compiled state tells hosts to drop bypass
+// entries that point at an unhealthy backend.
+import { Logger } from '@nestjs/common';
+import type { Principal } from '../common/principal.js';
+import type { Database } from '../repositories/index.js';
+import type { ChangeRunner, Clock } from './change-runner.js';
+import type { StatsMetrics } from './stats-metrics.js';
+
+export type Health = 'healthy' | 'unhealthy' | 'unknown';
+
+/** Verdicts older than this no longer count. */
+export const HEALTH_WINDOW_MS = 10_000;
+
+/** Unhealthy when a strict majority of the muxes that reported in the window say so. */
+export function deriveHealth(votes: { unhealthy: number; total: number } | undefined): Health {
+  if (!votes || votes.total === 0) return 'unknown';
+  return votes.unhealthy * 2 > votes.total ? 'unhealthy' : 'healthy';
+}
+
+export interface ReportedHealth {
+  vipId: string;
+  address: string;
+  port: number;
+  healthy: boolean;
+  reason?: string | undefined;
+}
+
+/** Thrown inside a ChangeRunner transaction to roll it back when another process already decided. */
+class Unchanged extends Error {}
+
+export class HealthService {
+  private readonly log = new Logger('BackendHealth');
+
+  constructor(
+    private readonly db: Database,
+    private readonly changes: ChangeRunner,
+    private readonly metrics: StatsMetrics,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Stores a mux's verdicts and re-derives the backends whose verdict from this mux changed. */
+  async record(tenantId: string, agentId: string, reports: ReportedHealth[]): Promise<void> {
+    const repo = this.db.repos.telemetry;
+    const ids = await repo.backendsFor(tenantId, reports);
+    // One verdict per backend: a backend behind several VIPs is probed once per VIP; unhealthy wins.
+    const byBackend = new Map<string, { healthy: boolean; reason: string | null }>();
+    for (const r of reports) {
+      const id = ids.get(`${r.vipId} ${r.address}:${r.port}`);
+      if (!id) continue;
+      const seen = byBackend.get(id);
+      if (!seen || (seen.healthy && !r.healthy))
+        byBackend.set(id, { healthy: r.healthy, reason: r.reason ?? null });
+    }
+    if (byBackend.size === 0) return;
+    const now = this.clock.now();
+    const changed = await repo.upsertHealthReports(
+      tenantId,
+      now,
+      [...byBackend].map(([backendId, v]) => ({ backendId, agentId, ...v })),
+    );
+    if (changed.length > 0) await this.derive(tenantId, changed);
+  }
+
+  /** Re-derives every tracked backend: verdicts that aged out turn a backend `unknown`. */
+  async sweep(): Promise<number> {
+    const tracked = await this.db.repos.telemetry.healthTracked();
+    const byTenant = new Map<string, string[]>();
+    for (const t of tracked) byTenant.set(t.tenantId, [...(byTenant.get(t.tenantId) ?? []), t.backendId]);
+    let changes = 0;
+    for (const [tenantId, ids] of byTenant) changes += await this.derive(tenantId, ids);
+    return changes;
+  }
+
+  /** Returns how many backends changed health (each change is one revision). */
+  async derive(tenantId: string, backendIds: string[]): Promise<number> {
+    const now = this.clock.now();
+    const since = new Date(now.getTime() - HEALTH_WINDOW_MS);
+    const repo = this.db.repos.telemetry;
+    const [votes, states] = await Promise.all([
+      repo.healthVotes(tenantId, backendIds, since),
+      repo.healthStates(tenantId, backendIds),
+    ]);
+    let changes = 0;
+    for (const id of backendIds) {
+      const health = deriveHealth(votes.get(id));
+      const before = (states.get(id)?.health ?? 'unknown') as Health;
+      if (health === before) {
+        if (states.has(id)) await repo.setHealth(tenantId, id, health, now, false);
+        continue;
+      }
+      if (await this.change(tenantId, id, since, now)) changes++;
+    }
+    return changes;
+  }
+
+  private async change(tenantId: string, backendId: string, since: Date, now: Date): Promise<boolean> {
+    const system: Principal = {
+      tenantId,
+      role: 'owner',
+      actorType: 'system',
+      actorId: 'backend-health',
+      email: null,
+    };
+    try {
+      await this.changes.apply(system, async (r) => {
+        // Decided again under a per-backend lock: two API processes seeing the same change bump once.
+        await r.telemetry.lockBackend(backendId);
+        const votes = await r.telemetry.healthVotes(tenantId, [backendId], since);
+        const health = deriveHealth(votes.get(backendId));
+        const before = ((await r.telemetry.healthStates(tenantId, [backendId])).get(backendId)?.health ??
+          'unknown') as Health;
+        if (health === before) throw new Unchanged();
+        await r.telemetry.setHealth(tenantId, backendId, health, now, true);
+        this.metrics.healthChanges.inc({ health });
+        return {
+          value: health,
+          action: 'backend.health',
+          resourceType: 'backend',
+          resourceId: backendId,
+          before: { health: before },
+          after: { health, votes: votes.get(backendId) ?? { unhealthy: 0, total: 0 } },
+        };
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof Unchanged) return false;
+      // A backend deleted meanwhile has nothing left to mark.
+      this.log.warn(`health of backend ${backendId} not updated: ${String(err)}`);
+      return false;
+    }
+  }
+
+  /** The derived health of a tenant's backends, for the backend DTO. */
+  async of(tenantId: string, backendIds: string[]) {
+    return this.db.repos.telemetry.healthStates(tenantId, backendIds);
+  }
+}
