@@ -37,6 +37,22 @@ const EnvSchema = z
     /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open. */
     METRICS_TOKEN: z.string().min(16).optional(),
     NODE_ENV: z.string().default('development'),
+    /**
+     * Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs; `none` for no proxy),
+     * so the auth rate limit counts the browser behind the console, not the console server.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default('127.0.0.1,::1')
+      .transform((v) =>
+        v.trim() === 'none'
+          ? []
+          : v
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean),
+      )
+      .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]))),
     /** base64 of 32 bytes: encrypts the tenants' redirect keys at rest. Required in production. */
     SLIPSTREAM_MASTER_KEY: z
       .string()

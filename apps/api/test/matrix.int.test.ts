@@ -66,6 +66,7 @@ const MIN_ROLE: Record<string, string> = {
   getTenantStats: 'viewer',
   getVipStats: 'viewer',
   streamStats: 'viewer',
+  listMyTenants: 'viewer',
 };
 const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login', 'enrollAgent'];
 /** Agent-protocol calls: agent credentials only (x-min-role "agent"); every user token and API key gets 401. */
