@@ -62,6 +62,8 @@ const EnvSchema = z
     WORKER: z.enum(['0', '1']).default('1'),
     /** How often connected agents that lag are re-sent their state and finished key rotations retire. */
     AGENT_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+    /** Keep-alive `ping` on agent streams (proxies drop idle connections; it also refreshes presence). */
+    AGENT_PING_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV === 'production' && !c.SLIPSTREAM_MASTER_KEY) {

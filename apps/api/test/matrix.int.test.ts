@@ -63,10 +63,10 @@ const MIN_ROLE: Record<string, string> = {
   deleteAgent: 'admin',
   listBypassKeys: 'viewer',
   rotateBypassKey: 'admin',
+  listMyTenants: 'viewer',
   getTenantStats: 'viewer',
   getVipStats: 'viewer',
   streamStats: 'viewer',
-  listMyTenants: 'viewer',
 };
 const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login', 'enrollAgent'];
 /** Agent-protocol calls: agent credentials only (x-min-role "agent"); every user token and API key gets 401. */

@@ -73,7 +73,7 @@ export function agentControlProviders(config: AppConfig): Provider[] {
       provide: StreamHub,
       inject: [AGENT_SIGNAL, AgentControlService],
       useFactory: (s: RedisAgentSignal, svc: AgentControlService) =>
-        new StreamHub(config.REDIS_URL, s, () => svc),
+        new StreamHub(config.REDIS_URL, s, () => svc, config.AGENT_PING_MS),
     },
     {
       provide: PUSH_OPTIONS,

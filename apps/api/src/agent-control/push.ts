@@ -50,6 +50,7 @@ export class StreamHub {
     redisUrl: string,
     private readonly signal: RedisAgentSignal,
     private readonly service: () => AgentControlService,
+    private readonly pingMs = PING_MS,
   ) {
     this.sub = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
     this.sub.on('error', () => {});
@@ -85,7 +86,7 @@ export class StreamHub {
         void this.service()
           .touch(agent)
           .catch(() => {});
-      }, PING_MS),
+      }, this.pingMs),
     };
     let set = this.conns.get(agent.agentId);
     if (!set) {

@@ -4,9 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TestApi, expectProblem, fingerprint, signup, sql, startApi } from '../helpers.js';
+import { StreamHub } from '../../src/agent-control/push.js';
 import { SseClient } from './sse.js';
 
-const ALLOW = { AGENT_SWEEP_MS: '300' };
+const ALLOW = { AGENT_SWEEP_MS: '300', AGENT_PING_MS: '200' };
 
 async function baseUrl(api: TestApi): Promise<string> {
   await api.app.listen(0, '127.0.0.1');
@@ -384,6 +385,19 @@ describe('config push', () => {
     expect(Object.values(da.state.redirect.keys)).not.toEqual(Object.values(db.state.redirect.keys));
     // A's agent cannot act on B's agent through the admin routes with its own credential either.
     expectProblem(await api.call('GET', `/v1/agents/${eb.agentId}`, { token: ea.credential }), 401);
+  });
+
+  it('pings idle streams and forgets a stream the agent closed', async () => {
+    const e = await enroll(api, await joinToken(api, a.token), 'pinged');
+    const hub = api.app.get(StreamHub);
+    const before = hub.size;
+    const s = await SseClient.open(url, e.credential);
+    await s.waitFor(() => s.desired()[0]);
+    expect(hub.size).toBe(before + 1);
+    // AGENT_PING_MS is 200 here (15 s by default).
+    await s.waitFor(() => s.events.filter((ev) => ev.event === 'ping').length >= 2, 2000);
+    s.close();
+    await s.waitFor(() => hub.size === before || undefined, 2000);
   });
 
   it('closes the stream of a revoked agent within 2 s', async () => {
