@@ -20,6 +20,50 @@ describe('loadConfig', () => {
   });
 });
 
+describe('agent-control settings', () => {
+  const base = { DATABASE_URL: 'postgresql://u:p@h:1/db', REDIS_URL: 'redis://h:2' };
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...base, ...env });
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('requires a 32-byte master key in production only', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([
+      'SLIPSTREAM_MASTER_KEY: is required in production',
+    ]);
+    expect(
+      problems({ NODE_ENV: 'production', SLIPSTREAM_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') }),
+    ).toEqual([]);
+    expect(problems({ SLIPSTREAM_MASTER_KEY: Buffer.alloc(16).toString('base64') })).toEqual([
+      'SLIPSTREAM_MASTER_KEY: must be base64 of exactly 32 bytes',
+    ]);
+    expect(loadConfig(base).SLIPSTREAM_MASTER_KEY).toBeUndefined();
+  });
+
+  it('parses TRUST_PROXY, WORKER and the agent intervals', () => {
+    expect(loadConfig(base)).toMatchObject({
+      TRUST_PROXY: ['127.0.0.1', '::1'],
+      WORKER: '1',
+      AGENT_SWEEP_MS: 5000,
+      AGENT_PING_MS: 15000,
+    });
+    expect(loadConfig({ ...base, TRUST_PROXY: ' 10.0.0.0/8, 192.0.2.7 ' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.7',
+    ]);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'none' }).TRUST_PROXY).toEqual([]);
+    expect(
+      problems({ TRUST_PROXY: '10.0.0.0/8,example.com', WORKER: 'yes', AGENT_SWEEP_MS: '5' }).map(
+        (p) => p.split(':')[0],
+      ),
+    ).toEqual(['TRUST_PROXY.1', 'WORKER', 'AGENT_SWEEP_MS']);
+  });
+});
+
 describe('idempotency request hash', () => {
   it('ignores key order but not values, paths or methods', () => {
     const a = requestHashFor('POST', '/v1/pools', { name: 'a', healthProbe: { port: 1, protocol: 'tcp' } });
