@@ -9,6 +9,14 @@ import { SseClient } from './sse.js';
 
 const ALLOW = { AGENT_SWEEP_MS: '300', AGENT_PING_MS: '200' };
 
+async function until(fn: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function baseUrl(api: TestApi): Promise<string> {
   await api.app.listen(0, '127.0.0.1');
   const a = api.app.getHttpServer().address() as AddressInfo;
@@ -207,6 +215,26 @@ describe('enrollment and agent credentials', () => {
     const shown = await api.call('GET', `/v1/agents/${e.agentId}`, { token: owner.token });
     expect(shown.body.revokedAt).not.toBeNull();
     expect(shown.body.connected).toBe(false);
+  });
+
+  it('deletes an agent: gone from the list, its credential refused, its stored state removed', async () => {
+    const e = await enroll(api, await joinToken(api, owner.token), 'to-delete');
+    await until(
+      async () =>
+        (await sql(api.databaseUrl, `SELECT 1 FROM "AgentConfig" WHERE "agentId" = $1`, [e.agentId])).length >
+        0,
+    );
+    expect((await api.call('DELETE', `/v1/agents/${e.agentId}`, { token: owner.token })).status).toBe(204);
+    expectProblem(await api.call('GET', `/v1/agents/${e.agentId}`, { token: owner.token }), 404);
+    expectProblem(
+      await api.call('POST', '/v1/agent/ack', { token: e.credential, body: { revision: 1, applied: true } }),
+      401,
+    );
+    expect(
+      await sql(api.databaseUrl, `SELECT 1 FROM "AgentConfig" WHERE "agentId" = $1`, [e.agentId]),
+    ).toEqual([]);
+    const audit = await api.call('GET', '/v1/audit-log?action=agent.delete', { token: owner.token });
+    expect(audit.body.items.map((x: { resourceId: string }) => x.resourceId)).toEqual([e.agentId]);
   });
 
   it('records ACK and NACK', async () => {
