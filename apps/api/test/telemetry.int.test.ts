@@ -522,3 +522,92 @@ describe('live stream and metrics', () => {
     expect(text).toContain('slipstream_api_process_cpu_seconds_total');
   });
 });
+
+describe('through the agent protocol', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  afterAll(() => api.close());
+
+  async function enrolled(token: string, role: 'host' | 'mux', name: string) {
+    const jt = await api.call('POST', '/v1/join-tokens', { token, body: { name: `jt-${name}`, role } });
+    expect(jt.status, JSON.stringify(jt.body)).toBe(201);
+    const e = await api.call('POST', '/v1/agent/enroll', {
+      body: {
+        joinToken: jt.body.secret,
+        name,
+        underlay: `198.18.9.${++n}`,
+        version: '0.1.0',
+        hostname: name,
+      },
+    });
+    expect(e.status, JSON.stringify(e.body)).toBe(201);
+    return e.body.credential as string;
+  }
+
+  it('POST /v1/agent/telemetry lands in stats and backend health; measures the HTTP ingest rate', async () => {
+    const t = await setupTenant(api, 'e2e');
+    const host = await enrolled(t.token, 'host', 'host-e2e');
+    const mux = await enrolled(t.token, 'mux', 'mux-e2e');
+    const addr = (await api.call('GET', `/v1/pools/${t.poolId}/backends/${t.backendId}`, { token: t.token }))
+      .body.address as string;
+    const boot = randomUUID();
+    const s0 = pastSecond(3);
+    for (const [i, cum] of [
+      [0, 10],
+      [1, 30],
+    ] as const) {
+      const r = await api.call('POST', '/v1/agent/telemetry', {
+        token: host,
+        body: report(boot, new Date(s0.getTime() + i * 1000), [
+          { vipId: t.vipId, packetsMux: cum, packetsDirect: 3 * cum, flowsNew: cum / 10 },
+        ]),
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(204);
+    }
+    const m = await api.call('POST', '/v1/agent/telemetry', {
+      token: mux,
+      body: report(randomUUID(), pastSecond(0), [], {
+        backendHealth: [{ vipId: t.vipId, address: addr, port: 80, healthy: false, reason: 'refused' }],
+      }),
+    });
+    expect(m.status, JSON.stringify(m.body)).toBe(204);
+    const stats = await api.call('GET', `/v1/vips/${t.vipId}/stats?windowS=60`, { token: t.token });
+    const busy = stats.body.points.filter((p: { packetsMux: number }) => p.packetsMux > 0);
+    expect(
+      busy.map((p: { packetsMux: number; bypassRatio: number }) => [p.packetsMux, p.bypassRatio]),
+    ).toEqual([
+      [10, 0.75],
+      [20, 0.75],
+    ]);
+    const backend = await api.call('GET', `/v1/pools/${t.poolId}/backends/${t.backendId}`, {
+      token: t.token,
+    });
+    expect(backend.body.health).toBe('unhealthy');
+
+    // The HTTP path: auth, validation and storage, 10 host agents posting 50 reports each in parallel.
+    const creds = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => enrolled(t.token, 'host', `bench-${i}`)),
+    );
+    const start = performance.now();
+    await Promise.all(
+      creds.map(async (c) => {
+        const b = randomUUID();
+        for (let i = 0; i < 50; i++) {
+          const r = await api.call('POST', '/v1/agent/telemetry', {
+            token: c,
+            body: report(b, pastSecond(40 - (i % 40)), [
+              { vipId: t.vipId, packetsMux: i, packetsDirect: 9 * i },
+            ]),
+          });
+          if (r.status !== 204) throw new Error(`${r.status} ${JSON.stringify(r.body)}`);
+        }
+      }),
+    );
+    const s = (performance.now() - start) / 1000;
+    console.log(
+      `POST /v1/agent/telemetry: 500 reports in ${s.toFixed(2)} s = ${(500 / s).toFixed(0)} reports/s`,
+    );
+  });
+});
