@@ -474,7 +474,9 @@ describe('live stream and metrics', () => {
       },
     ]);
 
-    // A config change made while the stream is open arrives as a revision event within 2 s.
+    // A config change made through another API process while the stream is open arrives as a revision
+    // event within 2 s (the stream reads PostgreSQL, not this process's memory).
+    const other = await startApi({}, api.databaseUrl);
     const changed = readEvents(
       '/v1/stream',
       t.token,
@@ -483,8 +485,13 @@ describe('live stream and metrics', () => {
     );
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
-    await api.call('PATCH', `/v1/vips/${t.vipId}`, { token: t.token, body: { idleTimeoutS: 61 } });
+    const patched = await other.call('PATCH', `/v1/vips/${t.vipId}`, {
+      token: t.token,
+      body: { idleTimeoutS: 61 },
+    });
+    expect(patched.status).toBe(200);
     const got = await changed;
+    await other.app.close();
     const revs = got.events.filter((e) => e.event === 'revision').map((e) => BigInt(e.data.revision));
     expect(revs).toHaveLength(2);
     expect(revs[1]).toBe(revs[0]! + 1n);
