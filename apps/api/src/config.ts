@@ -24,6 +24,8 @@ const EnvSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     /** Requests per minute per client address on /v1/auth/* (shared through Redis). */
     AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(20),
+    /** Agent enrollments per minute per client address (its own budget, apart from logins). */
+    ENROLL_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(120),
     SESSION_TTL_HOURS: z.coerce
       .number()
       .int()

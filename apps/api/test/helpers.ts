@@ -51,6 +51,7 @@ export async function startApi(env: Record<string, string> = {}, databaseUrl?: s
     REDIS_URL: inject('redisUrl'),
     LOG_LEVEL: 'silent',
     AUTH_RATE_LIMIT_PER_MIN: '1000000',
+    ENROLL_RATE_LIMIT_PER_MIN: '1000000',
     REDIS_PREFIX: `test-${rand()}`,
     SLIPSTREAM_MASTER_KEY: TEST_MASTER_KEY,
     ...env,

@@ -33,7 +33,7 @@ export class AgentProtocolController {
     body: EnrollRequest,
     response: EnrollResponse,
     status: 201,
-    rateLimited: true,
+    rateLimited: 'enroll',
     errors: [401, 429],
   })
   enroll(@Body() b: EnrollRequest) {

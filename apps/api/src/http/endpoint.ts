@@ -33,8 +33,11 @@ export interface EndpointSpec {
   idempotent?: boolean;
   /** Response carries an ETag. */
   etag?: boolean;
-  /** Counted against the per-address auth rate limit. */
-  rateLimited?: boolean;
+  /**
+   * Counted against a per-address rate limit: `true` is the auth budget; `'enroll'` a separate one, so
+   * agents enrolling from one address (a lab, a NAT) do not lock people out of logging in.
+   */
+  rateLimited?: boolean | 'enroll';
   /** Extra documented error statuses besides the common ones. */
   errors?: number[];
 }

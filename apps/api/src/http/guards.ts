@@ -2,6 +2,7 @@ import {
   type CallHandler,
   type CanActivate,
   type ExecutionContext,
+  Inject,
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
@@ -13,6 +14,7 @@ import { AppError, ErrorCode } from '../common/errors.js';
 import { roleAtLeast } from '../common/principal.js';
 import { AuthService } from '../services/account.service.js';
 import { AgentControlService } from '../services/agent-control.service.js';
+import { APP_CONFIG, type AppConfig } from '../config.js';
 import { ENDPOINT, type EndpointSpec, type RequestState } from './endpoint.js';
 import { etagOf } from './request.js';
 import { RateLimiter } from './rate-limit.js';
@@ -31,6 +33,7 @@ export class AuthGuard implements CanActivate {
     private readonly auth: AuthService,
     private readonly limiter: RateLimiter,
     private readonly agents: AgentControlService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -38,7 +41,10 @@ export class AuthGuard implements CanActivate {
     if (!spec) return true;
     const req = ctx.switchToHttp().getRequest<Req>();
     if (spec.rateLimited) {
-      const wait = await this.limiter.hit(`auth:${req.ip}`);
+      const wait =
+        spec.rateLimited === 'enroll'
+          ? await this.limiter.hit(`enroll:${req.ip}`, Date.now(), this.config.ENROLL_RATE_LIMIT_PER_MIN)
+          : await this.limiter.hit(`auth:${req.ip}`);
       if (wait > 0) {
         throw new AppError(ErrorCode.RateLimited, `retry in ${wait} s`, undefined, {
           'retry-after': String(wait),

@@ -13,7 +13,7 @@ export class RateLimiter {
   ) {}
 
   /** Returns the seconds to wait when over the limit, or 0 when the request may proceed. */
-  async hit(bucket: string, nowMs = Date.now()): Promise<number> {
+  async hit(bucket: string, nowMs = Date.now(), limit = this.limit): Promise<number> {
     const window = Math.floor(nowMs / 1000 / this.windowS);
     const key = `${this.prefix}:rl:${bucket}:${window}`;
     const [[, count]] = (await this.redis
@@ -21,7 +21,7 @@ export class RateLimiter {
       .incr(key)
       .expire(key, this.windowS + 1)
       .exec()) as [[Error | null, number]];
-    if (count <= this.limit) return 0;
+    if (count <= limit) return 0;
     return Math.max(1, (window + 1) * this.windowS - Math.floor(nowMs / 1000));
   }
 }

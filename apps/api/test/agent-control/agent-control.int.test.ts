@@ -166,6 +166,30 @@ describe('enrollment and agent credentials', () => {
     }
   });
 
+  it('rate-limits enrollment per address on its own budget, apart from logins', async () => {
+    const limited = await startApi({ ENROLL_RATE_LIMIT_PER_MIN: '2', AUTH_RATE_LIMIT_PER_MIN: '2' });
+    try {
+      // Fixed 60 s windows: stay clear of a boundary so all requests share one window.
+      const toBoundary = 60_000 - (Date.now() % 60_000);
+      if (toBoundary < 3000) await new Promise((r) => setTimeout(r, toBoundary + 100));
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await limited.call('POST', '/v1/agent/enroll', {
+          body: enrollBody(`sls_j_${'B'.repeat(43)}`, `rl-${i}`),
+        });
+        statuses.push(r.status);
+        if (r.status === 429) expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+      const login = await limited.call('POST', '/v1/auth/login', {
+        body: { email: 'nobody@example.test', password: 'wrong-password' },
+      });
+      expect(login.status).toBe(401);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('lets exactly one of two concurrent enrolls take a single-use token', async () => {
     for (let round = 0; round < 3; round++) {
       const jt = await joinToken(api, owner.token, { maxUses: 1 });
