@@ -1,12 +1,20 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from './generated/schema.js';
-import type { PendingPaths } from './pending.js';
 
-export type { StatPoint, StatsSeries, TenantStats } from './pending.js';
 export type { components, paths } from './generated/schema.js';
 
-export type ApiPaths = paths & PendingPaths;
+export type ApiPaths = paths;
 export type Schemas = components['schemas'];
+/** One sample of a VIP's (or the whole tenant's) data-plane counters: totals and per-second rates. */
+export type StatPoint = Schemas['StatPoint'];
+/** A VIP's series (`GET /v1/vips/{id}/stats`). */
+export type VipStats = Schemas['VipStats'];
+/** The tenant's series plus each VIP's current point (`GET /v1/stats`). */
+export type TenantStats = Schemas['TenantStats'];
+/** What the live charts draw: either series. */
+export type StatsSeries = VipStats | TenantStats;
+/** What an agent posts to `POST /v1/agent/telemetry`. */
+export type TelemetryReport = Schemas['TelemetryReport'];
 export type SlipstreamClient = Client<ApiPaths>;
 
 export interface ClientOptions {

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import type { StatPoint } from '@slipstream/api-client';
-import { StatsCharts } from '../../components/LivePanel';
+import { StatsCharts, type ChartPoint } from '../../components/LivePanel';
 
 const screenshotDir = inject('screenshotDir');
 let browser: Browser;
@@ -21,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => browser?.close());
 
 /** 150 two-second samples: bypass ramps up, so mux packets fall while direct packets rise. */
-function samples(): StatPoint[] {
+function samples(): ChartPoint[] {
   const start = Date.parse('2026-11-26T12:00:00Z');
   return Array.from({ length: 150 }, (_, i) => {
     const ratio = Math.min(0.92, i / 100);

@@ -1,6 +1,5 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import type { StatPoint } from '@slipstream/api-client';
 import { LineChart, StackedAreaChart } from '../../components/charts/Charts';
 import {
   linePath,
@@ -11,7 +10,7 @@ import {
   ticks,
   type Box,
 } from '../../components/charts/geometry';
-import { StatsCharts } from '../../components/LivePanel';
+import { StatsCharts, type ChartPoint } from '../../components/LivePanel';
 import { fmtMs, fmtPercent, fmtRate } from '../../lib/format';
 
 // A 100 x 100 plot area with no margins keeps the expected coordinates readable.
@@ -128,7 +127,7 @@ describe('chart components', () => {
 });
 
 describe('StatsCharts', () => {
-  const points: StatPoint[] = [
+  const points: ChartPoint[] = [
     {
       at: '2026-11-26T12:00:00Z',
       newFlowsPerS: 12,

@@ -1,5 +1,73 @@
 // Generated from packages/contract/openapi.json by scripts/generate.mjs. Do not edit.
 export interface paths {
+  '/v1/agent/ack': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** ACK (applied) or NACK (rejected, with the error) a revision */
+    post: operations['agentAck'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/agent/enroll': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Exchange a join token for an agent credential (shown once) */
+    post: operations['enrollAgent'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/agent/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Server-Sent Events: `desired` on connect and on every new revision, `ping` every 15 s, `revoked` */
+    get: operations['agentStream'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/agent/telemetry': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Counters and backend health, at least once a second; also a heartbeat */
+    post: operations['agentTelemetry'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/agents': {
     parameters: {
       query?: never;
@@ -28,6 +96,24 @@ export interface paths {
     get: operations['getAgent'];
     put?: never;
     post?: never;
+    /** Delete an agent (revokes it) */
+    delete: operations['deleteAgent'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/agents/{id}/revoke': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Revoke an agent: its credential answers 401 and its stream closes within 2 s */
+    post: operations['revokeAgent'];
     delete?: never;
     options?: never;
     head?: never;
@@ -77,7 +163,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Audit log, newest first: who changed what, with before and after */
+    /** Audit log, newest first: who changed what, with before and after; filter by resourceType, action, actorId */
     get: operations['listAuditLog'];
     put?: never;
     post?: never;
@@ -132,6 +218,57 @@ export interface paths {
     put?: never;
     /** Create a tenant and its owner; returns a session */
     post: operations['signup'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/auth/tenants': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Tenants the caller belongs to (a session's user: every membership; an API key: its tenant) */
+    get: operations['listMyTenants'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/bypass-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Redirect-signing keys: ids, state and dates (never the secrets) */
+    get: operations['listBypassKeys'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/bypass-keys/rotate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Add a new active redirect key; the previous one retires once every agent applied it */
+    post: operations['rotateBypassKey'];
     delete?: never;
     options?: never;
     head?: never;
@@ -336,6 +473,40 @@ export interface paths {
     patch: operations['updateBackend'];
     trace?: never;
   };
+  '/v1/stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's traffic series (all VIPs) and each VIP's current figures */
+    get: operations['getTenantStats'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Live Server-Sent Events (text/event-stream): `stats` every second, `revision` when the config revision changes */
+    get: operations['streamStats'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/vips': {
     parameters: {
       query?: never;
@@ -373,6 +544,23 @@ export interface paths {
     patch: operations['updateVip'];
     trace?: never;
   };
+  '/v1/vips/{id}/stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A VIP's series: flows, packets and bytes via mux and direct, bypass ratio, time to bypass */
+    get: operations['getVipStats'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -389,9 +577,35 @@ export interface components {
       underlayAddress: string | null;
       agentVersion: string | null;
       appliedRevision: number | null;
+      desiredRevision: number | null;
+      connected: boolean;
+      lastError: string | null;
       lastSeenAt: string | null;
+      revokedAt: string | null;
       /** Format: date-time */
       createdAt: string;
+    };
+    AgentAck: {
+      revision: number;
+      applied: boolean;
+      error?: string;
+    };
+    AgentEnrolled: {
+      /** Format: uuid */
+      agentId: string;
+      /** Format: uuid */
+      tenantId: string;
+      /** @enum {string} */
+      role: 'host' | 'mux';
+      credential: string;
+    };
+    AgentEnrollRequest: {
+      joinToken: string;
+      name: string;
+      /** Format: ipv4 */
+      underlay: string;
+      version: string;
+      hostname: string;
     };
     AgentPage: {
       items: components['schemas']['Agent'][];
@@ -467,6 +681,9 @@ export interface components {
       weight: number;
       /** @enum {string} */
       state: 'active' | 'draining' | 'disabled';
+      /** @enum {string} */
+      health: 'healthy' | 'unhealthy' | 'unknown';
+      healthCheckedAt: string | null;
       version: number;
       /** Format: date-time */
       createdAt: string;
@@ -508,6 +725,18 @@ export interface components {
       sourceCidrs?: string[];
       maxFlowsPerHost?: number;
       idleTimeoutS?: number;
+    };
+    BypassKey: {
+      keyId: string;
+      /** @enum {string} */
+      state: 'active' | 'previous' | 'retired';
+      revision: number;
+      /** Format: date-time */
+      createdAt: string;
+      retiredAt: string | null;
+    };
+    BypassKeyList: {
+      items: components['schemas']['BypassKey'][];
     };
     Health: {
       /** @enum {string} */
@@ -556,8 +785,9 @@ export interface components {
       name: string;
       /** @enum {string} */
       role: 'host' | 'mux';
-      /** @default 3600 */
       expiresInS?: number;
+      /** Format: date-time */
+      expiresAt?: string;
       /** @default 1 */
       maxUses?: number;
     };
@@ -681,6 +911,94 @@ export interface components {
       password: string;
       tenantName: string;
     };
+    StatPoint: {
+      /** Format: date-time */
+      at: string;
+      newFlows: number;
+      activeFlows: number;
+      bypassedFlows: number;
+      packetsMux: number;
+      packetsDirect: number;
+      bytesMux: number;
+      bytesDirect: number;
+      newFlowsPerS: number;
+      muxPacketsPerS: number;
+      directPacketsPerS: number;
+      bypassRatio: number | null;
+      timeToBypassP50Ms: number | null;
+      timeToBypassP99Ms: number | null;
+      redirectsRejected: {
+        [key: string]: number;
+      };
+    };
+    TelemetryReport: {
+      /** Format: uuid */
+      bootId: string;
+      /** Format: date-time */
+      at: string;
+      appliedRevision: number;
+      vips: {
+        /** Format: uuid */
+        vipId: string;
+        packetsMux: number;
+        packetsDirect: number;
+        bytesMux: number;
+        bytesDirect: number;
+        flowsNew: number;
+        flowsBypassed: number;
+        bypassEntries: number;
+        redirectsSent: number;
+        muxPackets: number;
+      }[];
+      redirectsReceived: {
+        accepted: number;
+        rejected: {
+          [key: string]: number;
+        };
+      };
+      timeToBypass: {
+        bucketsMs: number[];
+        counts: number[];
+        sumMs: number;
+        count: number;
+      };
+      /** @default [] */
+      backendHealth?: {
+        /** Format: uuid */
+        vipId: string;
+        /** Format: ipv4 */
+        address: string;
+        port: number;
+        healthy: boolean;
+        reason?: string;
+      }[];
+    };
+    TenantList: {
+      items: {
+        /** Format: uuid */
+        tenantId: string;
+        tenantName: string;
+        /** @enum {string} */
+        role: 'owner' | 'admin' | 'operator' | 'viewer';
+        current: boolean;
+      }[];
+    };
+    TenantStats: {
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      stepS: number;
+      intervalS: number;
+      /** @enum {string} */
+      source: 'second' | 'minute';
+      points: components['schemas']['StatPoint'][];
+      vips: {
+        /** Format: uuid */
+        vipId: string;
+        current: components['schemas']['StatPoint'] | null;
+      }[];
+    };
     Vip: {
       /** Format: uuid */
       id: string;
@@ -723,6 +1041,19 @@ export interface components {
       items: components['schemas']['Vip'][];
       nextCursor: string | null;
     };
+    VipStats: {
+      /** Format: uuid */
+      vipId: string;
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      stepS: number;
+      intervalS: number;
+      /** @enum {string} */
+      source: 'second' | 'minute';
+      points: components['schemas']['StatPoint'][];
+    };
     VipUpdate: {
       name?: string;
       /** Format: ipv4 */
@@ -746,6 +1077,281 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  agentAck: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AgentAck'];
+      };
+    };
+    responses: {
+      /** @description Done */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body larger than 64 KiB */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  enrollAgent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AgentEnrollRequest'];
+      };
+    };
+    responses: {
+      /** @description Success */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AgentEnrolled'];
+        };
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body larger than 64 KiB */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Rate limited; see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  agentStream: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  agentTelemetry: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TelemetryReport'];
+      };
+    };
+    responses: {
+      /** @description Done */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body larger than 64 KiB */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   listAgents: {
     parameters: {
       query?: {
@@ -824,6 +1430,118 @@ export interface operations {
         content: {
           'application/json': components['schemas']['Agent'];
         };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in this tenant (also for other tenants' ids) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteAgent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in this tenant (also for other tenants' ids) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  revokeAgent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Missing, unknown, expired or revoked token */
       401: {
@@ -1131,6 +1849,9 @@ export interface operations {
       query?: {
         limit?: number;
         cursor?: string;
+        resourceType?: string;
+        action?: string;
+        actorId?: string;
       };
       header?: never;
       path?: never;
@@ -1359,6 +2080,156 @@ export interface operations {
       };
       /** @description Rate limited; see Retry-After */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listMyTenants: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Success */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TenantList'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listBypassKeys: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Success */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BypassKeyList'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  rotateBypassKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Success */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BypassKey'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Conflicts with the current state */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -2986,6 +3857,123 @@ export interface operations {
       };
     };
   };
+  getTenantStats: {
+    parameters: {
+      query?: {
+        from?: string;
+        to?: string;
+        step?: string;
+        windowS?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Success */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TenantStats'];
+        };
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamStats: {
+    parameters: {
+      query?: {
+        maxEvents?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   listVips: {
     parameters: {
       query?: {
@@ -3368,6 +4356,78 @@ export interface operations {
       };
       /** @description Body is not application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unexpected error; `errorId` is in the server log */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getVipStats: {
+    parameters: {
+      query?: {
+        from?: string;
+        to?: string;
+        step?: string;
+        windowS?: number;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Success */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['VipStats'];
+        };
+      };
+      /** @description Invalid input (problem+json with `errors`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Missing, unknown, expired or revoked token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The caller's role does not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in this tenant (also for other tenants' ids) */
+      404: {
         headers: {
           [name: string]: unknown;
         };
