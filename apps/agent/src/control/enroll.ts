@@ -1,0 +1,31 @@
+/** Exchanges a join token for the agent's own credential (POST /v1/agent/enroll). */
+import { apiRequest, parseApiUrl, problemText } from './http.js';
+import type { ControlState } from './state-file.js';
+
+export interface EnrollInfo {
+  name: string;
+  underlay: string;
+  version: string;
+  hostname: string;
+}
+
+export async function enroll(apiUrl: string, joinToken: string, info: EnrollInfo): Promise<ControlState> {
+  if (!joinToken.startsWith('sls_j_')) throw new Error('the join token must start with sls_j_');
+  if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(info.underlay))
+    throw new Error(`underlay ${info.underlay} is not IPv4`);
+  const t = parseApiUrl(apiUrl);
+  const r = await apiRequest(t, {
+    method: 'POST',
+    path: '/v1/agent/enroll',
+    json: { joinToken, ...info },
+    timeoutMs: 15_000,
+  });
+  if (r.status !== 201) throw new Error(`enroll refused: ${problemText(r)}`);
+  const b = JSON.parse(r.body) as {
+    agentId: string;
+    tenantId: string;
+    role: 'host' | 'mux';
+    credential: string;
+  };
+  return { apiUrl, agentId: b.agentId, tenantId: b.tenantId, role: b.role, credential: b.credential };
+}
