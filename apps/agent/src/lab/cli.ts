@@ -1,14 +1,24 @@
-/** `npm run lab -- up|down|status|trace [--json] [--prefix sls]` */
+/**
+ * `npm run lab -- up|down|status|trace [--json] [--prefix sls]`; `up --api <url> --join-token-host <t>
+ * --join-token-mux <t>` (or SLIPSTREAM_API_URL, SLIPSTREAM_JOIN_TOKEN_HOST, SLIPSTREAM_JOIN_TOKEN_MUX) joins
+ * the lab's agents to that API instead of giving them the demo config file.
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { labDir, labDown, labStatus, labUp } from './lab.js';
+import { labDir, labDown, labStatus, labUp, type LabControl } from './lab.js';
 import { renderTraceReport, traceReport } from './trace.js';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
-    options: { json: { type: 'boolean', default: false }, prefix: { type: 'string', default: 'sls' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      prefix: { type: 'string', default: 'sls' },
+      api: { type: 'string', default: process.env.SLIPSTREAM_API_URL },
+      'join-token-host': { type: 'string', default: process.env.SLIPSTREAM_JOIN_TOKEN_HOST },
+      'join-token-mux': { type: 'string', default: process.env.SLIPSTREAM_JOIN_TOKEN_MUX },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -16,8 +26,20 @@ async function main(): Promise<void> {
   const prefix = values.prefix;
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces)');
   if (cmd === 'up') {
-    await labUp(prefix);
-    if (!values.json) console.log(`lab ${prefix} is up`);
+    const given = [values.api, values['join-token-host'], values['join-token-mux']].filter(Boolean).length;
+    if (given !== 0 && given !== 3)
+      throw new Error('control mode needs all of --api, --join-token-host and --join-token-mux');
+    const control: LabControl | undefined =
+      given === 3
+        ? {
+            apiUrl: values.api!,
+            joinTokenHost: values['join-token-host']!,
+            joinTokenMux: values['join-token-mux']!,
+          }
+        : undefined;
+    await labUp(prefix, control);
+    if (!values.json)
+      console.log(`lab ${prefix} is up${control ? ` (agents controlled by ${control.apiUrl})` : ''}`);
   } else if (cmd === 'down') {
     labDown(prefix);
     if (!values.json) console.log(`lab ${prefix} removed`);

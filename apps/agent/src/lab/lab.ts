@@ -9,6 +9,9 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DesiredState, VipSpec } from '../config/desired-state.js';
+import { enroll } from '../control/enroll.js';
+import { parseApiUrl } from '../control/http.js';
+import { writeControlState } from '../control/state-file.js';
 
 // Compiled entry points; the same from src/lab (tests) and dist/lab (CLI).
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
@@ -165,13 +168,25 @@ function startDetached(prefix: string, ns: string, logName: string, cmd: string[
   return p.pid!;
 }
 
-export function startAgent(prefix: string, host: string): number {
+export function controlStateFile(prefix: string, host: string): string {
+  return join(labDir(prefix), `agent-${host}.control.json`);
+}
+
+export function apiSocket(prefix: string): string {
+  return join(labDir(prefix), 'api.sock');
+}
+
+/** Starts the host's agent; in control mode it takes its state from the API (enrolled beforehand). */
+export function startAgent(prefix: string, host: string, mode: 'file' | 'control' = 'file'): number {
+  const source =
+    mode === 'control'
+      ? ['--control', controlStateFile(prefix, host)]
+      : ['--config', hostConfigFile(prefix, host)];
   const pid = startDetached(prefix, nsName(prefix, host), `agent-${host}`, [
     process.execPath,
     join(DIST, 'main.js'),
     'run',
-    '--config',
-    hostConfigFile(prefix, host),
+    ...source,
   ]);
   writeFileSync(join(labDir(prefix), `agent-${host}.pid`), String(pid));
   return pid;
@@ -228,7 +243,59 @@ export function metricsText(prefix: string, host: string): string {
   }
 }
 
-export async function labUp(prefix: string): Promise<void> {
+/** Joins the lab to a real API: each agent enrolls with the join token of its role and runs in control mode. */
+export interface LabControl {
+  /** The API as reachable from the host's root namespace, e.g. http://127.0.0.1:3001 (plain HTTP). */
+  apiUrl: string;
+  joinTokenHost: string;
+  joinTokenMux: string;
+}
+
+/** Agent name in the API: the namespace name, so two labs can share one tenant. */
+export function agentName(prefix: string, host: string): string {
+  return nsName(prefix, host);
+}
+
+function relayPidFile(prefix: string): string {
+  return join(labDir(prefix), 'relay.pid');
+}
+
+function stopRelay(prefix: string): void {
+  const f = relayPidFile(prefix);
+  if (!existsSync(f)) return;
+  const pid = Number(readFileSync(f, 'utf8'));
+  try {
+    // Only our relay: the pid file may be stale and the number reused.
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(DIST, 'lab', 'relay.js'))) {
+      process.kill(pid, 'SIGTERM');
+    }
+  } catch {
+    // already gone
+  }
+}
+
+async function startRelay(prefix: string, apiUrl: string): Promise<string> {
+  const t = parseApiUrl(apiUrl);
+  if (t.socketPath || t.protocol !== 'http:' || t.base !== '')
+    throw new Error(`the lab relays plain http://host:port API URLs only, got ${apiUrl}`);
+  const sock = apiSocket(prefix);
+  const log = openSync(join(labDir(prefix), 'relay.log'), 'a');
+  const p = spawn(process.execPath, [join(DIST, 'lab', 'relay.js'), sock, t.host!, String(t.port)], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  p.unref();
+  writeFileSync(relayPidFile(prefix), String(p.pid));
+  await waitFor('the API relay socket', () => existsSync(sock), 5000);
+  return sock;
+}
+
+/** `labUp` in control mode; for `npm run up`: `await labUpWithControl('sls', {apiUrl, joinTokenHost, joinTokenMux})`. */
+export function labUpWithControl(prefix: string, control: LabControl): Promise<void> {
+  return labUp(prefix, control);
+}
+
+export async function labUp(prefix: string, control?: LabControl): Promise<void> {
   checkPrefix(prefix);
   labDown(prefix);
   mkdirSync(labDir(prefix), { recursive: true });
@@ -254,11 +321,33 @@ export async function labUp(prefix: string): Promise<void> {
       nsExec(ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.rp_filter=0', 'net.ipv6.conf.all.disable_ipv6=1']),
     );
   }
-  const key = randomBytes(32).toString('base64');
-  const base = demoConfig(key);
-  writeFileSync(join(labDir(prefix), 'config.json'), JSON.stringify(base, null, 2));
-  for (const h of HOSTS) writeHostConfig(prefix, base, h);
-  for (const h of HOSTS) startAgent(prefix, h.name);
+  if (control) {
+    const sock = await startRelay(prefix, control.apiUrl);
+    // Enrolled through the relay, the same path the agents then use from inside their namespaces.
+    for (const h of HOSTS) {
+      const st = await enroll(
+        `unix:${sock}`,
+        h.kind === 'mux' ? control.joinTokenMux : control.joinTokenHost,
+        {
+          name: agentName(prefix, h.name),
+          underlay: h.underlay,
+          version: 'lab',
+          hostname: agentName(prefix, h.name),
+        },
+      );
+      const want = h.kind === 'mux' ? 'mux' : 'host';
+      if (st.role !== want)
+        throw new Error(`agent ${h.name} enrolled as ${st.role}, expected ${want}: wrong join token?`);
+      writeControlState(controlStateFile(prefix, h.name), st);
+    }
+    for (const h of HOSTS) startAgent(prefix, h.name, 'control');
+  } else {
+    const key = randomBytes(32).toString('base64');
+    const base = demoConfig(key);
+    writeFileSync(join(labDir(prefix), 'config.json'), JSON.stringify(base, null, 2));
+    for (const h of HOSTS) writeHostConfig(prefix, base, h);
+    for (const h of HOSTS) startAgent(prefix, h.name);
+  }
   for (const h of HOSTS.filter((x) => x.kind === 'backend')) {
     const ns = nsName(prefix, h.name);
     const svc = (file: string, port: number): number =>
@@ -275,6 +364,7 @@ export async function labUp(prefix: string): Promise<void> {
     svc('udp-echo', 7);
     startDetached(prefix, ns, `iperf3-${h.name}`, ['iperf3', '-s', '-p', '5201']);
   }
+  // In control mode the state arrives from the API (possibly none yet); the metrics server is enough.
   await waitFor('agents and services', () =>
     HOSTS.every((h) => metricsText(prefix, h.name).includes('slipstream_config_revision')),
   );
@@ -325,6 +415,7 @@ export function labDown(prefix: string): void {
     execFileSync('sleep', ['0.3']);
   }
   for (const ns of nss) trySh('ip', ['netns', 'del', ns]);
+  stopRelay(prefix);
   rmSync(labDir(prefix), { recursive: true, force: true });
 }
 
