@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,7 @@ import {
   type StartedRedis,
 } from '@slipstream/devstack';
 import type { TelemetryReport } from '../../src/agent/telemetry.js';
-import { HOSTS, agentPid, labDown, labUpWithControl } from '../../src/lab/lab.js';
+import { HOSTS, agentPid, labDir, labDown, labUpWithControl } from '../../src/lab/lab.js';
 import { client, echoFlow, isRoot, newPrefix, nsRun, sleep, waitUntil } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
@@ -310,5 +310,16 @@ describe.skipIf(!isRoot)('lab agents controlled by the real API', () => {
     expect(done.error).toBeNull();
     expect(done.echoed).toBe(done.sent);
     expect(done.echoed).toBeGreaterThan(during);
+
+    // Revoking an agent stops its process with a clear log line; its kernel state keeps forwarding.
+    const c2 = (await agents()).find((a) => a.name === `${prefix}-c2`)!;
+    const c2Pid = agentPid(prefix, 'c2');
+    expect(c2Pid).not.toBeNull();
+    await ok('POST', `/v1/agents/${c2.id}/revoke`);
+    await waitUntil('the revoked agent exits', () => agentPid(prefix, 'c2') === null, 10_000);
+    const log = readFileSync(join(labDir(prefix), 'agent-c2.log'), 'utf8');
+    expect(log).toMatch(/REVOKED by the control plane; the kernel keeps revision \d+/);
+    const after = await client<{ status: number }>(prefix, 'c2', 'http', '198.19.0.10', '80');
+    expect(after.status).toBe(200);
   }, 90_000);
 });
