@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,16 @@ import {
   type StartedRedis,
 } from '@slipstream/devstack';
 import type { TelemetryReport } from '../../src/agent/telemetry.js';
-import { HOSTS, agentPid, labDir, labDown, labUpWithControl } from '../../src/lab/lab.js';
+import {
+  HOSTS,
+  agentPid,
+  apiSocket,
+  controlStateFile,
+  labDir,
+  labDown,
+  labUpWithControl,
+  startAgent,
+} from '../../src/lab/lab.js';
 import { client, echoFlow, isRoot, newPrefix, nsRun, sleep, waitUntil } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
@@ -321,5 +330,27 @@ describe.skipIf(!isRoot)('lab agents controlled by the real API', () => {
     expect(log).toMatch(/REVOKED by the control plane; the kernel keeps revision \d+/);
     const after = await client<{ status: number }>(prefix, 'c2', 'http', '198.19.0.10', '80');
     expect(after.status).toBe(200);
+
+    // Re-install: the CLI enrolls from inside the namespace through the lab's socket, and the agent is back.
+    const again = await ok<{ secret: string }>('POST', '/v1/join-tokens', { name: 'c2-again', role: 'host' });
+    const out = nsRun(prefix, 'c2', [
+      process.execPath,
+      join(import.meta.dirname, '..', '..', 'dist', 'main.js'),
+      'enroll',
+      '--api',
+      `unix:${apiSocket(prefix)}`,
+      '--token',
+      again.secret,
+      '--name',
+      `${prefix}-c2`,
+      '--underlay',
+      '198.18.0.12',
+      '--state-file',
+      controlStateFile(prefix, 'c2'),
+    ]);
+    expect(out).toMatch(/enrolled as agent \S+ \(role host\)/);
+    expect(statSync(controlStateFile(prefix, 'c2')).mode & 0o777).toBe(0o600);
+    startAgent(prefix, 'c2', 'control');
+    await converged(await revision(), 15_000);
   }, 90_000);
 });
