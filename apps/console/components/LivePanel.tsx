@@ -7,7 +7,24 @@ import { LineChart, StackedAreaChart } from './charts/Charts';
 import { fmtMs, fmtPercent, fmtRate } from '../lib/format';
 import { startPolling, type Live } from './live-poll';
 
-export const UNAVAILABLE_TEXT = 'Live data arrives with agent telemetry (issue #4).';
+export const UNAVAILABLE_TEXT =
+  'The API answered 404 for the stats of this view: the VIP was deleted, or the API predates agent telemetry.';
+
+/** How many of the newest points the figures look back over for the last second that saw traffic. */
+const FIGURE_LOOKBACK = 5;
+
+function hasTraffic(p: ChartPoint): boolean {
+  return p.newFlowsPerS > 0 || p.muxPacketsPerS > 0 || p.directPacketsPerS > 0;
+}
+
+/**
+ * The point the headline figures show: the newest one with traffic among the last few, because the newest
+ * second may still be waiting for an agent's report (agents report once a second) and would blink to zero.
+ */
+export function latestFigures(points: ChartPoint[]): ChartPoint | undefined {
+  const recent = points.slice(-FIGURE_LOOKBACK);
+  return recent.findLast(hasTraffic) ?? points.at(-1);
+}
 
 function clock(iso: string | undefined): string {
   if (!iso) return '';
@@ -46,10 +63,10 @@ export type ChartPoint = Pick<
 
 export function StatsCharts({ points }: { points: ChartPoint[] }) {
   const xLabels: [string, string] = [clock(points[0]?.at), clock(points.at(-1)?.at)];
-  const last = points.at(-1);
+  const last = latestFigures(points);
   return (
     <>
-      <div className="grid" style={{ marginBottom: 16 }}>
+      <div className="grid figures" style={{ marginBottom: 16 }}>
         <div>
           <div className="muted">New flows / s</div>
           <div className="figure" data-testid="figure-new-flows">
@@ -63,8 +80,14 @@ export function StatsCharts({ points }: { points: ChartPoint[] }) {
           </div>
         </div>
         <div>
+          <div className="muted">Packets / s via mux / direct</div>
+          <div className="figure" data-testid="figure-packets">
+            {fmtRate(last?.muxPacketsPerS)} / {fmtRate(last?.directPacketsPerS)}
+          </div>
+        </div>
+        <div>
           <div className="muted">Time to bypass p50 / p99</div>
-          <div className="figure">
+          <div className="figure" data-testid="figure-time-to-bypass">
             {fmtMs(last?.timeToBypassP50Ms)} / {fmtMs(last?.timeToBypassP99Ms)}
           </div>
         </div>
@@ -140,9 +163,8 @@ function LiveState({ live }: { live: Live }) {
   if (live.kind === 'unavailable')
     return (
       <div className="card empty" data-testid="live-unavailable">
-        <strong>No live data yet</strong>
-        {UNAVAILABLE_TEXT} Charts of new flows, packets via mux vs direct, bypass ratio and time to bypass
-        appear here once agents report counters.
+        <strong>No live data</strong>
+        {UNAVAILABLE_TEXT}
       </div>
     );
   if (live.kind === 'error')
@@ -151,11 +173,13 @@ function LiveState({ live }: { live: Live }) {
         Live data failed to load: {live.message}
       </div>
     );
-  if (live.stats.points.length === 0)
+  if (!live.stats.points.some(hasTraffic))
     return (
-      <div className="card empty">
-        <strong>No samples in this window</strong>
-        No agent has reported traffic for this {'vips' in live.stats ? 'tenant' : 'VIP'} yet.
+      <div className="card empty" data-testid="live-no-traffic">
+        <strong>No traffic yet</strong>
+        No agent reported traffic for this {'vips' in live.stats ? 'tenant' : 'VIP'} in the last five minutes.
+        Charts of new flows, packets via mux vs direct, bypass ratio and time to bypass appear here, refreshed
+        every 2 s, as soon as agents report counters.
       </div>
     );
   return <StatsCharts points={live.stats.points} />;

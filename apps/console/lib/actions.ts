@@ -314,3 +314,22 @@ export async function createJoinToken(_prev: FormState, fd: FormData): Promise<F
   revalidatePath('/agents');
   return success(`Join token ${data.name} created`, { secret: data.secret ?? undefined, idem: randomUUID() });
 }
+
+export async function revokeAgent(_prev: FormState, fd: FormData): Promise<FormState> {
+  const id = str(fd, 'id') ?? '';
+  const { error, response } = await (
+    await api()
+  ).POST('/v1/agents/{id}/revoke', { params: { path: { id } } });
+  if (!response.ok) return failure(error, response, fd);
+  revalidatePath('/agents');
+  return success('Agent revoked: its credential no longer works');
+}
+
+export async function rotateBypassKey(_prev: FormState, fd: FormData): Promise<FormState> {
+  const { data, error, response } = await (await api()).POST('/v1/bypass-keys/rotate', {});
+  if (!data) return failure(error, response, fd);
+  revalidatePath('/settings');
+  return success(
+    `Redirect key ${data.keyId} is active; the previous one retires once every agent applied it`,
+  );
+}

@@ -4,8 +4,9 @@ export function apiUrl(): string {
 }
 
 /**
- * The agent install one-liner, with `{token}` where the join token goes. The installer arrives with agent
- * enrollment (issue #4); until a deployment sets SLIPSTREAM_INSTALL_COMMAND, "Add agent" shows the bare token.
+ * The agent install one-liner, with `{token}` where the join token goes. The repository has no installer
+ * script yet; until a deployment sets SLIPSTREAM_INSTALL_COMMAND, "Add agent" shows the token and the
+ * agent's `enroll` command.
  */
 export function installCommandTemplate(): string | undefined {
   const t = process.env.SLIPSTREAM_INSTALL_COMMAND;

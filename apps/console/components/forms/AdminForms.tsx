@@ -6,7 +6,9 @@ import {
   createApiKey,
   createJoinToken,
   removeMember,
+  revokeAgent,
   revokeApiKey,
+  rotateBypassKey,
   updateMember,
 } from '../../lib/actions';
 import { IDLE } from '../../lib/forms';
@@ -41,6 +43,29 @@ export function CreateApiKeyForm({ idem }: { idem: string }) {
 
 export function RevokeApiKeyButton({ id }: { id: string }) {
   return <DeleteButton id={id} action={revokeApiKey} label="Revoke" confirmText="Revoke this key?" />;
+}
+
+export function RevokeAgentButton({ id, name }: { id: string; name: string }) {
+  return (
+    <DeleteButton
+      id={id}
+      action={revokeAgent}
+      label="Revoke"
+      confirmText={`Revoke ${name}? It stops receiving config.`}
+    />
+  );
+}
+
+export function RotateBypassKeyForm() {
+  const [state, action] = useActionState(rotateBypassKey, IDLE);
+  return (
+    <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Rotate redirect key">
+      <FormResult state={state} />
+      <div className="actions full">
+        <SubmitButton>Rotate redirect key</SubmitButton>
+      </div>
+    </form>
+  );
 }
 
 export function AddMemberForm() {
@@ -105,8 +130,13 @@ export function AddAgentForm({ idem, installTemplate }: { idem: string; installT
       {state.secret ? <SecretOnce title="Join token created." secret={state.secret} extra={command} /> : null}
       {state.secret && !command ? (
         <p className="notice warn" data-testid="installer-pending">
-          The one-line installer arrives with agent enrollment (issue #4). Keep this join token: it enrolls
-          one agent until it expires.
+          No install one-liner is configured (SLIPSTREAM_INSTALL_COMMAND). Enroll the host with the
+          agent&apos;s{' '}
+          <span className="mono">
+            enroll --api &lt;API URL&gt; --token &lt;this token&gt; --name &lt;host&gt; --underlay &lt;host
+            IP&gt; --state-file &lt;file&gt;
+          </span>{' '}
+          command. The token enrolls as many agents as it allows until it expires.
         </p>
       ) : null}
       <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Add agent">

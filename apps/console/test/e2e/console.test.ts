@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { Schemas } from '@slipstream/api-client';
+import { FakeAgent, TTB_BUCKETS_MS } from './fake-agent';
 
 const apiUrl = inject('apiUrl');
 const consoleUrl = inject('consoleUrl');
@@ -38,6 +40,7 @@ let ctx: BrowserContext;
 let page: Page;
 // Shared by the steps below, which build on each other like a user's session does.
 const ids: { pool?: string; vip?: string; tenant?: string } = {};
+const fakeAgents: FakeAgent[] = [];
 
 async function api<T = unknown>(
   path: string,
@@ -112,6 +115,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(fakeAgents.map((a) => a.stop()));
   await browser?.close();
   rmSync(profileDir, { recursive: true, force: true });
 });
@@ -166,10 +170,8 @@ describe('console', () => {
     expect(storage).not.toContain(cookie?.value ?? '<none>');
   });
 
-  it('shows the overview with the live-data empty state while stats do not exist (issue #4)', async () => {
-    await expect
-      .poll(() => page.getByTestId('live-unavailable').innerText())
-      .toContain('Live data arrives with agent telemetry (issue #4)');
+  it('shows the overview with the no-traffic state before any agent reports', async () => {
+    await expect.poll(() => page.getByTestId('live-no-traffic').innerText()).toContain('No traffic yet');
     await expect.poll(() => page.getByText('No VIPs yet').isVisible()).toBe(true);
     await shot(page, '03-overview-empty');
   });
@@ -242,7 +244,7 @@ describe('console', () => {
     await form.getByRole('button', { name: 'Create VIP' }).click();
     await page.waitForURL(/\/vips\/[0-9a-f-]{36}\?created=1$/);
     ids.vip = new URL(page.url()).pathname.split('/').pop();
-    await expect.poll(() => page.getByTestId('live-unavailable').isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('live-no-traffic').isVisible()).toBe(true);
     await expect.poll(() => page.getByText('10.0.1.11:8080').isVisible()).toBe(true);
     await shot(page, '08-vip');
 
@@ -252,7 +254,7 @@ describe('console', () => {
 
     await go(page, '/');
     await expect.poll(() => page.getByTestId('overview-vips').innerText()).toContain('web-frontend');
-    await expect.poll(() => page.getByTestId('live-unavailable').isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('live-no-traffic').isVisible()).toBe(true);
     await shot(page, '09-overview');
   });
 
@@ -363,12 +365,151 @@ describe('console', () => {
     await shot(page, '13-agents');
   });
 
-  it('shows settings', async () => {
+  it('shows settings and rotates the redirect key', async () => {
     await go(page, '/settings');
-    await expect.poll(() => page.getByTestId('redirect-keys-pending').isVisible()).toBe(true);
     ids.tenant = (await page.locator('dt:has-text("Tenant id") + dd').innerText()).trim();
     expect(ids.tenant).toMatch(/^[0-9a-f-]{36}$/);
+    await expect.poll(() => page.getByText('No redirect key yet').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Rotate redirect key' }).click();
+    await expect.poll(() => page.getByTestId('bypass-key-list').innerText()).toMatch(/\bactive\b/);
+    const token = await apiLogin(owner.email, owner.password);
+    const keys = await api<Schemas['BypassKeyList']>('/v1/bypass-keys', { token });
+    expect(keys.body.items).toHaveLength(1);
+    expect(await page.getByTestId('bypass-key-list').innerText()).toContain(keys.body.items[0]?.keyId);
     await shot(page, '14-settings');
+  });
+
+  it('charts telemetry that agents post through the real API, shows agents and backend health', async () => {
+    const vipId = ids.vip ?? '';
+    const token = await apiLogin(owner.email, owner.password);
+    const host = new FakeAgent(apiUrl, `e2e-host-${run}`, '198.18.0.11');
+    const mux = new FakeAgent(apiUrl, `e2e-mux-${run}`, '198.18.0.2');
+    fakeAgents.push(host, mux);
+    await host.enroll(token, 'host');
+    await mux.enroll(token, 'mux');
+    /** Per-second time-to-bypass counts: n flows in the bucket whose upper bound is `ms`. */
+    const ttb = (...pairs: [number, number][]) => {
+      const counts = new Array<number>(TTB_BUCKETS_MS.length + 1).fill(0);
+      for (const [ms, n] of pairs) counts[TTB_BUCKETS_MS.indexOf(ms)] = n;
+      return counts;
+    };
+    // Phase 1: half the packets bypass the mux; 10 flows/s bypassed, 5 within 0.5 ms and 5 within (0.5, 1] ms.
+    // The histograms fill buckets from the first one up: see the it.todo at the end about empty lower buckets.
+    host.rate = {
+      vipId,
+      packetsMux: 500,
+      packetsDirect: 500,
+      flowsNew: 10,
+      flowsBypassed: 10,
+      ttbCounts: ttb([0.5, 5], [1, 5]),
+    };
+    mux.health = [
+      { vipId, address: '10.0.1.11', port: 8080, healthy: true, reason: 'http 200' },
+      { vipId, address: '10.0.1.12', port: 8080, healthy: false, reason: 'connect timeout' },
+    ];
+
+    await go(page, `/vips/${vipId}`);
+    await expect.poll(() => page.getByTestId('live-no-traffic').isVisible()).toBe(true);
+    host.start();
+    mux.start();
+    const figure = (id: string) => () => page.getByTestId(id).innerText();
+    const packetsChart = () =>
+      page.getByRole('img', { name: 'Packets per second via mux and direct' }).innerHTML();
+    // Linear interpolation inside the bucket (the API's quantile): p50 = 0.5, p99 = 0.5 + 0.5 x 4.9 / 5 = 0.99.
+    await expect.poll(figure('figure-bypass-ratio'), { timeout: 15_000 }).toBe('50.0%');
+    await expect.poll(figure('figure-packets')).toBe('500 / 500');
+    await expect.poll(figure('figure-new-flows')).toBe('10');
+    await expect.poll(figure('figure-time-to-bypass')).toBe('0.5 ms / 1.0 ms');
+    // The stacked packets chart's axis ends at the total, 1000/s.
+    await expect.poll(packetsChart).toContain('>1000<');
+
+    // Phase 2: 90% bypassed, twice the traffic; 20 flows/s: 2 within 0.5 ms, 8 in (0.5, 1], 8 in (1, 2] and
+    // 2 in (2, 5] ms: p50 = 0.5 + 0.5 x 8 / 8 = 1.0 ms, p99 = 2 + 3 x (19.8 - 18) / 2 = 4.7 ms.
+    host.rate = {
+      vipId,
+      packetsMux: 200,
+      packetsDirect: 1800,
+      flowsNew: 20,
+      flowsBypassed: 20,
+      ttbCounts: ttb([0.5, 2], [1, 8], [2, 8], [5, 2]),
+    };
+    await expect.poll(figure('figure-bypass-ratio'), { timeout: 15_000 }).toBe('90.0%');
+    await expect.poll(figure('figure-packets')).toBe('200 / 1800');
+    await expect.poll(figure('figure-new-flows')).toBe('20');
+    await expect.poll(figure('figure-time-to-bypass')).toBe('1.0 ms / 4.7 ms');
+    await expect.poll(packetsChart).toContain('>2000<');
+    // The mux's verdicts reach the backend list, which the server renders: reload until they show.
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return page.getByText('10.0.1.12:8080').locator('xpath=..').innerText();
+        },
+        { timeout: 20_000, interval: 1000 },
+      )
+      .toContain('unhealthy');
+    expect(await page.getByText('10.0.1.11:8080').locator('xpath=..').innerText()).toContain('healthy');
+    await shot(page, '14b-vip-live');
+
+    // The overview's VIP table shows each VIP's figures over the last 5 s; steady after 5 s of phase 2.
+    await go(page, '/');
+    const row = () =>
+      page
+        .getByTestId('overview-vips')
+        .locator('tr', { has: page.locator(`a[href="/vips/${vipId}"]`) })
+        .innerText();
+    await expect.poll(row, { timeout: 15_000 }).toMatch(/20\s+200\s+1800\s+90\.0%\s+1\.0 ms \/ 4\.7 ms/);
+    await expect.poll(figure('figure-bypass-ratio')).toBe('90.0%');
+    await shot(page, '14c-overview-live');
+
+    await go(page, `/pools/${ids.pool}`);
+    await expect
+      .poll(() => page.getByTestId('backend-list').locator('tr', { hasText: '10.0.1.11:8080' }).innerText())
+      .toMatch(/\bhealthy\b/);
+    await shot(page, '14d-pool-health');
+
+    // Agents: the host ACKs what it was sent (telemetry carries its applied revision); the mux NACKs it.
+    const desired = async (id: string) => {
+      const r = await api<Schemas['Agent']>(`/v1/agents/${id}`, { token });
+      return r.body.desiredRevision;
+    };
+    await expect.poll(() => desired(host.agentId), { timeout: 15_000 }).not.toBeNull();
+    await expect.poll(() => desired(mux.agentId), { timeout: 15_000 }).not.toBeNull();
+    const nack = 'nft: Error: Could not process rule: No such file or directory';
+    expect(await mux.ack((await desired(mux.agentId)) ?? 0, nack)).toBe(204);
+    await go(page, '/agents');
+    const agentRow = (name: string) => () =>
+      page.getByTestId('agent-list').locator(`tr[data-agent="${name}"]`).innerText();
+    await expect.poll(agentRow(host.name), { timeout: 10_000 }).toMatch(/online\s+connected/);
+    // A backend health change bumps the revision too, so the host keeps applying what it is sent.
+    await expect
+      .poll(
+        async () => {
+          host.appliedRevision = (await desired(host.agentId)) ?? 0;
+          await new Promise((r) => setTimeout(r, 1500));
+          await page.reload();
+          return agentRow(host.name)();
+        },
+        { timeout: 20_000 },
+      )
+      .toContain('in sync');
+    expect(await agentRow(host.name)()).toContain('0.1.0-e2e');
+    expect(await agentRow(mux.name)()).toContain('converging');
+    await expect.poll(agentRow(mux.name)).toContain(nack);
+    await shot(page, '14e-agents');
+
+    // Revoking the mux from the console: its credential stops working at once.
+    const muxRow = page.getByTestId('agent-list').locator(`tr[data-agent="${mux.name}"]`);
+    const before = mux.statuses.length;
+    await muxRow.getByRole('button', { name: 'Revoke' }).click();
+    await muxRow.getByRole('button', { name: 'Yes, revoke' }).click();
+    await expect.poll(agentRow(mux.name)).toContain('revoked');
+    await expect.poll(() => mux.statuses.slice(before).includes(401), { timeout: 5_000 }).toBe(true);
+    await Promise.all([host.stop(), mux.stop()]);
+    // Every report before the revocation was taken.
+    expect(host.statuses.length).toBeGreaterThan(10);
+    expect(host.statuses.every((s) => s === 204)).toBe(true);
+    expect(mux.statuses.slice(0, before).every((s) => s === 204)).toBe(true);
   });
 
   it('adds a member: as operator they change VIPs but not keys, as viewer they see no edit controls', async () => {
@@ -444,6 +585,12 @@ describe('console', () => {
       await expect.poll(() => vpage.getByTestId('member-list').isVisible()).toBe(true);
       expect(await vpage.getByRole('form', { name: 'Add member' }).count()).toBe(0);
       expect(await vpage.locator('main select').count()).toBe(0);
+      await go(vpage, '/agents');
+      await expect.poll(() => vpage.getByTestId('agent-list').isVisible()).toBe(true);
+      expect(await vpage.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+      await go(vpage, '/settings');
+      await expect.poll(() => vpage.getByTestId('bypass-key-list').isVisible()).toBe(true);
+      expect(await vpage.getByRole('button', { name: 'Rotate redirect key' }).count()).toBe(0);
       await go(vpage, '/vips/new');
       await vpage.waitForURL(`${consoleUrl}/vips`);
 
@@ -492,6 +639,8 @@ describe('console', () => {
   });
 
   it.todo(
-    'live charts receive telemetry posted through the real API: needs GET /v1/vips/{id}/stats, GET /v1/stats and telemetry ingestion (issue #4)',
+    'time-to-bypass p50/p99 when the lower histogram buckets are empty: the API stores only non-zero bucket ' +
+      'deltas (apps/api telemetry.service.ts) and its quantile() then takes 0 as the lower bound of the first ' +
+      'stored bucket (10 flows in (2, 5] ms give p50 2.5 ms instead of 3.5 ms); an API fix, reported to the lead',
   );
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AutoRefresh } from '../../../components/AutoRefresh';
-import { AddAgentForm } from '../../../components/forms/AdminForms';
+import { AddAgentForm, RevokeAgentButton } from '../../../components/forms/AdminForms';
 import { api, canAdmin, getMe, read } from '../../../lib/api';
 import { installCommandTemplate } from '../../../lib/config';
 import { fmtTime } from '../../../lib/format';
@@ -9,8 +9,15 @@ export const metadata = { title: 'Agents · Slipstream' };
 
 const STATUS_TONE: Record<string, string> = { online: 'ok', pending: 'warn', offline: 'bad' };
 
+function revisionBadge(desired: number | null, applied: number | null): { tone: string; text: string } {
+  if (desired === null) return { tone: '', text: 'no config yet' };
+  if (applied === null || applied < desired) return { tone: 'warn', text: 'converging' };
+  return { tone: 'ok', text: 'in sync' };
+}
+
 export default async function AgentsPage() {
   const me = await getMe();
+  const admin = canAdmin(me.role);
   const agents = await read((await api()).GET('/v1/agents', { params: { query: { limit: 200 } } }));
   return (
     <>
@@ -18,8 +25,9 @@ export default async function AgentsPage() {
         <div>
           <h1>Agents</h1>
           <p>
-            Host and mux agents of this tenant. Desired revision is the tenant&apos;s config revision (
-            <span className="mono">{me.configRevision}</span>).
+            Host and mux agents of this tenant. Desired revision is the config revision compiled for the agent
+            (tenant revision <span className="mono">{me.configRevision}</span>); applied is the one it
+            acknowledged.
           </p>
         </div>
       </div>
@@ -42,38 +50,53 @@ export default async function AgentsPage() {
                   <th>Desired / applied revision</th>
                   <th>Last seen</th>
                   <th>Last error</th>
+                  {admin ? <th /> : null}
                 </tr>
               </thead>
               <tbody>
                 {agents.items.map((a) => {
-                  const behind = a.appliedRevision === null || a.appliedRevision < me.configRevision;
+                  const rev = revisionBadge(a.desiredRevision, a.appliedRevision);
+                  const revoked = a.revokedAt !== null;
                   return (
-                    <tr key={a.id}>
+                    <tr key={a.id} data-agent={a.name}>
                       <td data-label="Name">
                         {a.name}
                         {a.hostname ? <div className="muted mono">{a.hostname}</div> : null}
+                        {a.underlayAddress ? <div className="muted mono">{a.underlayAddress}</div> : null}
                       </td>
                       <td data-label="Role">{a.role}</td>
                       <td data-label="Status">
-                        <span className={`badge ${STATUS_TONE[a.status] ?? ''}`}>{a.status}</span>
+                        {revoked ? (
+                          <span className="badge bad" title={`Revoked ${fmtTime(a.revokedAt)}`}>
+                            revoked
+                          </span>
+                        ) : (
+                          <>
+                            <span className={`badge ${STATUS_TONE[a.status] ?? ''}`}>{a.status}</span>{' '}
+                            <span className={`badge ${a.connected ? 'ok' : ''}`}>
+                              {a.connected ? 'connected' : 'not connected'}
+                            </span>
+                          </>
+                        )}
                       </td>
                       <td data-label="Version" className="mono">
                         {a.agentVersion ?? '—'}
                       </td>
                       <td data-label="Desired / applied">
-                        {me.configRevision} / {a.appliedRevision ?? '—'}{' '}
-                        <span className={`badge ${behind ? 'warn' : 'ok'}`}>
-                          {behind ? 'converging' : 'in sync'}
-                        </span>
+                        <span className="mono">
+                          {a.desiredRevision ?? '—'} / {a.appliedRevision ?? '—'}
+                        </span>{' '}
+                        {revoked ? null : <span className={`badge ${rev.tone}`}>{rev.text}</span>}
                       </td>
                       <td data-label="Last seen">{fmtTime(a.lastSeenAt)}</td>
-                      <td
-                        data-label="Last error"
-                        className="muted"
-                        title="Agents report errors with enrollment (issue #4)"
-                      >
-                        not reported
+                      <td data-label="Last error" className={`wrap ${a.lastError ? 'mono' : 'muted'}`}>
+                        {a.lastError ?? 'none'}
                       </td>
+                      {admin ? (
+                        <td data-label="">
+                          {revoked ? null : <RevokeAgentButton id={a.id} name={a.name} />}
+                        </td>
+                      ) : null}
                     </tr>
                   );
                 })}
@@ -82,7 +105,7 @@ export default async function AgentsPage() {
           </div>
         )}
       </div>
-      {canAdmin(me.role) ? (
+      {admin ? (
         <div className="card">
           <h2>Add agent</h2>
           <p className="muted">Creates a join token for one agent; the token is shown once.</p>

@@ -4,7 +4,18 @@ import { fmtTime } from '../../../lib/format';
 
 export const metadata = { title: 'Audit log · Slipstream' };
 
-const RESOURCE_TYPES = ['', 'vip', 'pool', 'backend', 'apiKey', 'member', 'joinToken', 'tenant'];
+const RESOURCE_TYPES = [
+  '',
+  'vip',
+  'pool',
+  'backend',
+  'apiKey',
+  'member',
+  'joinToken',
+  'agent',
+  'bypassKey',
+  'tenant',
+];
 
 /** Only the fields that changed, so a long VIP body does not hide the one edit. */
 function changes(before: unknown, after: unknown): string {
@@ -30,22 +41,16 @@ export default async function AuditPage({
   const q = await searchParams;
   const filter = {
     ...(q.resourceType ? { resourceType: q.resourceType } : {}),
-    ...(q.action ? { action: q.action } : {}),
-    ...(q.actor ? { actor: q.actor } : {}),
+    ...(q.action ? { action: q.action.trim() } : {}),
+    ...(q.actorId ? { actorId: q.actorId.trim() } : {}),
   };
-  // The API has no filter parameters yet: the console filters the newest 200 entries (and each older page).
+  // The API filters (exact matches), so every page of older entries is filtered the same way.
   const page = await read(
     (await api()).GET('/v1/audit-log', {
-      params: { query: { limit: 200, ...(q.cursor ? { cursor: q.cursor } : {}) } },
+      params: { query: { limit: 200, ...filter, ...(q.cursor ? { cursor: q.cursor } : {}) } },
     }),
   );
-  const action = q.action?.toLowerCase();
-  const items = page.items.filter(
-    (e) =>
-      (!q.resourceType || e.resourceType === q.resourceType) &&
-      (!action || e.action.toLowerCase().includes(action)) &&
-      (!q.actor || e.actor.type === q.actor),
-  );
+  const items = page.items;
   const next = new URLSearchParams({ ...filter, ...(page.nextCursor ? { cursor: page.nextCursor } : {}) });
   return (
     <>
@@ -69,17 +74,21 @@ export default async function AuditPage({
           </div>
           <div className="field">
             <label htmlFor="f-action">Action</label>
-            <input id="f-action" name="action" defaultValue={q.action ?? ''} placeholder="vip.update" />
+            <input
+              id="f-action"
+              name="action"
+              defaultValue={q.action ?? ''}
+              placeholder="vip.update (exact)"
+            />
           </div>
           <div className="field">
-            <label htmlFor="f-actor">Actor</label>
-            <select id="f-actor" name="actor" defaultValue={q.actor ?? ''}>
-              {['', 'user', 'apiKey', 'system'].map((t) => (
-                <option key={t} value={t}>
-                  {t || 'any'}
-                </option>
-              ))}
-            </select>
+            <label htmlFor="f-actorId">Actor id</label>
+            <input
+              id="f-actorId"
+              name="actorId"
+              defaultValue={q.actorId ?? ''}
+              placeholder="user or API key id"
+            />
           </div>
           <div className="actions" style={{ alignSelf: 'end' }}>
             <button type="submit" className="btn secondary">
@@ -116,7 +125,16 @@ export default async function AuditPage({
                     <td data-label="When">{fmtTime(e.at)}</td>
                     <td data-label="Actor">
                       {e.actor.type}
-                      {e.actor.id ? <span className="muted mono"> {e.actor.id.slice(0, 8)}</span> : null}
+                      {e.actor.id ? (
+                        <Link
+                          className="muted mono"
+                          href={`/audit?${new URLSearchParams({ actorId: e.actor.id }).toString()}`}
+                          title={`Only changes by ${e.actor.id}`}
+                        >
+                          {' '}
+                          {e.actor.id.slice(0, 8)}
+                        </Link>
+                      ) : null}
                     </td>
                     <td data-label="Action" className="mono">
                       {e.action}

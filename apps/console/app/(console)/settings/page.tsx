@@ -1,10 +1,14 @@
-import { getMe } from '../../../lib/api';
+import { RotateBypassKeyForm } from '../../../components/forms/AdminForms';
+import { api, canAdmin, getMe, read } from '../../../lib/api';
 import { apiUrl } from '../../../lib/config';
+import { fmtTime } from '../../../lib/format';
 
 export const metadata = { title: 'Settings · Slipstream' };
 
 export default async function SettingsPage() {
   const me = await getMe();
+  const keys = await read((await api()).GET('/v1/bypass-keys'));
+  const rotating = keys.items.some((k) => k.state === 'previous');
   return (
     <>
       <div className="page-head">
@@ -34,10 +38,49 @@ export default async function SettingsPage() {
           Every bypass redirect is signed with HMAC-SHA256 under a per-tenant key that the control plane hands
           to the agents; rotation keeps the old key valid for an overlap so flows in progress are not dropped.
         </p>
-        <div className="notice warn" data-testid="redirect-keys-pending">
-          Redirect keys are created and distributed with agent enrollment (issue #4); the API has no
-          redirect-key endpoint yet, so there is nothing to rotate here.
-        </div>
+        {keys.items.length === 0 ? (
+          <div className="empty">
+            <strong>No redirect key yet</strong>
+            The first key is created when the first agent enrolls.
+          </div>
+        ) : (
+          <div className="table-wrap">
+            <table data-testid="bypass-key-list">
+              <thead>
+                <tr>
+                  <th>Key id</th>
+                  <th>State</th>
+                  <th>Since revision</th>
+                  <th>Created</th>
+                  <th>Retired</th>
+                </tr>
+              </thead>
+              <tbody>
+                {keys.items.map((k) => (
+                  <tr key={k.keyId}>
+                    <td className="mono">{k.keyId}</td>
+                    <td>
+                      <span
+                        className={`badge ${k.state === 'active' ? 'ok' : k.state === 'previous' ? 'warn' : ''}`}
+                      >
+                        {k.state}
+                      </span>
+                    </td>
+                    <td className="mono">{k.revision}</td>
+                    <td>{fmtTime(k.createdAt)}</td>
+                    <td>{fmtTime(k.retiredAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {rotating ? (
+          <p className="notice warn" data-testid="rotation-in-progress">
+            A rotation is in progress: the previous key stays valid until every agent has applied the new one.
+          </p>
+        ) : null}
+        {canAdmin(me.role) && !rotating ? <RotateBypassKeyForm /> : null}
       </div>
     </>
   );

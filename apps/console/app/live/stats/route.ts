@@ -1,6 +1,6 @@
 // The browser's charts poll this route; it calls the API server-side with the session cookie's token, so the
-// token never reaches browser JavaScript. It passes the API's status through: 404 means the stats endpoints
-// do not exist yet (agent telemetry, issue #4) and the charts show their empty state.
+// token never reaches browser JavaScript. It passes the API's status through (404: the VIP is gone). Polling
+// every 2 s is enough for charts of per-second buckets; relaying GET /v1/stream would only save the reads.
 import { NextResponse, type NextRequest } from 'next/server';
 import { api } from '../../../lib/api';
 import { sessionToken } from '../../../lib/session';

@@ -8,6 +8,7 @@ import {
   RemoveBackendButton,
 } from '../../../../components/forms/PoolForms';
 import { api, canOperate, getMe, read, readWithEtag } from '../../../../lib/api';
+import { HealthBadge } from '../../../../components/HealthBadge';
 
 export const metadata = { title: 'Pool · Slipstream' };
 
@@ -77,9 +78,7 @@ export default async function PoolPage({
                       <span className={`badge ${STATE_TONE[b.state] ?? ''}`}>{b.state}</span>
                     </td>
                     <td>
-                      <span className="badge" title="Probe results arrive with agent telemetry (issue #4)">
-                        not reported yet
-                      </span>
+                      <HealthBadge health={b.health} checkedAt={b.healthCheckedAt} />
                     </td>
                     {edit ? (
                       <td>

@@ -2,6 +2,7 @@ import Link from 'next/link';
 import { VipLive } from '../../../../components/LivePanel';
 import { BypassPolicyForm, DeleteVipButton, EditVipForm } from '../../../../components/forms/VipForms';
 import { api, canOperate, getMe, read, readWithEtag } from '../../../../lib/api';
+import { HealthBadge } from '../../../../components/HealthBadge';
 
 export const metadata = { title: 'VIP · Slipstream' };
 
@@ -82,9 +83,7 @@ export default async function VipPage({
                       <span className={`badge ${STATE_TONE[b.state] ?? ''}`}>{b.state}</span>
                     </td>
                     <td>
-                      <span className="badge" title="Probe results arrive with agent telemetry (issue #4)">
-                        not reported yet
-                      </span>
+                      <HealthBadge health={b.health} checkedAt={b.healthCheckedAt} />
                     </td>
                   </tr>
                 ))}
