@@ -1,5 +1,5 @@
 /** Exchanges a join token for the agent's own credential (POST /v1/agent/enroll). */
-import { apiRequest, parseApiUrl, problemText } from './http.js';
+import { apiRequest, parseApiUrl, problemText, type ApiResponse } from './http.js';
 import type { ControlState } from './state-file.js';
 
 export interface EnrollInfo {
@@ -14,12 +14,17 @@ export async function enroll(apiUrl: string, joinToken: string, info: EnrollInfo
   if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(info.underlay))
     throw new Error(`underlay ${info.underlay} is not IPv4`);
   const t = parseApiUrl(apiUrl);
-  const r = await apiRequest(t, {
-    method: 'POST',
-    path: '/v1/agent/enroll',
-    json: { joinToken, ...info },
-    timeoutMs: 15_000,
-  });
+  let r: ApiResponse;
+  try {
+    r = await apiRequest(t, {
+      method: 'POST',
+      path: '/v1/agent/enroll',
+      json: { joinToken, ...info },
+      timeoutMs: 15_000,
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the API at ${apiUrl}: ${(err as Error).message}`, { cause: err });
+  }
   if (r.status !== 201) throw new Error(`enroll refused: ${problemText(r)}`);
   const b = JSON.parse(r.body) as {
     agentId: string;

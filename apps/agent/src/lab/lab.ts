@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { DesiredState, VipSpec } from '../config/desired-state.js';
 import { enroll } from '../control/enroll.js';
 import { parseApiUrl } from '../control/http.js';
-import { writeControlState } from '../control/state-file.js';
+import { writeControlState, type ControlState } from '../control/state-file.js';
 
 // Compiled entry points; the same from src/lab (tests) and dist/lab (CLI).
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
@@ -297,6 +297,31 @@ export function labUpWithControl(prefix: string, control: LabControl): Promise<v
 
 export async function labUp(prefix: string, control?: LabControl): Promise<void> {
   checkPrefix(prefix);
+  if (control) {
+    const t = parseApiUrl(control.apiUrl);
+    if (t.socketPath || t.protocol !== 'http:' || t.base !== '')
+      throw new Error(`the lab relays plain http://host:port API URLs only, got ${control.apiUrl}`);
+    for (const tok of [control.joinTokenHost, control.joinTokenMux])
+      if (!tok.startsWith('sls_j_')) throw new Error('join tokens start with sls_j_');
+  }
+  try {
+    await buildLab(prefix, control);
+  } catch (err) {
+    // A lab that could not enroll (bad token, API down) is not left half built.
+    if (control) labDown(prefix);
+    throw err;
+  }
+}
+
+async function enrollLabAgent(...args: Parameters<typeof enroll>): Promise<ControlState> {
+  try {
+    return await enroll(...args);
+  } catch (err) {
+    throw new Error(`enrolling lab agent ${args[2].name}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function buildLab(prefix: string, control: LabControl | undefined): Promise<void> {
   labDown(prefix);
   mkdirSync(labDir(prefix), { recursive: true });
   const ul = nsName(prefix, 'ul');
@@ -325,7 +350,7 @@ export async function labUp(prefix: string, control?: LabControl): Promise<void>
     const sock = await startRelay(prefix, control.apiUrl);
     // Enrolled through the relay, the same path the agents then use from inside their namespaces.
     for (const h of HOSTS) {
-      const st = await enroll(
+      const st = await enrollLabAgent(
         `unix:${sock}`,
         h.kind === 'mux' ? control.joinTokenMux : control.joinTokenHost,
         {
