@@ -39,6 +39,7 @@ export class ControlClient {
   private abort: AbortController | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   private telemetryInFlight = false;
+  private telemetryProblem = '';
   private applying: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
   /** Counts for tests and logs. */
@@ -240,10 +241,15 @@ export class ControlClient {
         json: report,
         timeoutMs: 2000,
       });
-      if (r.status === 204) this.stats.telemetrySent++;
-      else {
+      if (r.status === 204) {
+        this.stats.telemetrySent++;
+        this.telemetryProblem = '';
+      } else {
         this.stats.telemetryDropped++;
-        this.log(`telemetry answered ${problemText(r)}`);
+        // Once per distinct problem, not once a second.
+        const problem = problemText(r);
+        if (problem !== this.telemetryProblem) this.log(`telemetry answered ${problem}`);
+        this.telemetryProblem = problem;
       }
     } catch {
       this.stats.telemetryDropped++;

@@ -275,3 +275,15 @@ describe('enroll and the state file', () => {
     expect(() => parseApiUrl('nonsense')).toThrow(/bad API URL/);
   });
 });
+
+describe('lab control mode', () => {
+  it('refuses bad control settings before building anything', async () => {
+    const { labUp } = await import('../../src/lab/lab.js');
+    const tokens = { joinTokenHost: 'sls_j_a', joinTokenMux: 'sls_j_b' };
+    await expect(labUp('zzbad', { apiUrl: 'unix:/run/x.sock', ...tokens })).rejects.toThrow(/plain http/);
+    await expect(labUp('zzbad', { apiUrl: 'https://api.example', ...tokens })).rejects.toThrow(/plain http/);
+    await expect(
+      labUp('zzbad', { apiUrl: 'http://127.0.0.1:3001', joinTokenHost: 'x', joinTokenMux: 'sls_j_b' }),
+    ).rejects.toThrow(/sls_j_/);
+  });
+});
