@@ -330,6 +330,6 @@ export async function rotateBypassKey(_prev: FormState, fd: FormData): Promise<F
   if (!data) return failure(error, response, fd);
   revalidatePath('/settings');
   return success(
-    `Redirect key ${data.keyId} is active; the previous one retires once every agent applied it`,
+    `Redirect key ${data.keyId} is active; an older key stays valid until every agent has applied the new one`,
   );
 }

@@ -43,12 +43,10 @@ export default async function AgentsPage() {
             <table className="stack" data-testid="agent-list">
               <thead>
                 <tr>
-                  <th>Name</th>
-                  <th>Role</th>
+                  <th>Agent</th>
                   <th>Status</th>
                   <th>Version</th>
-                  <th>Desired / applied revision</th>
-                  <th>Last seen</th>
+                  <th>Desired / applied</th>
                   <th>Last error</th>
                   {admin ? <th /> : null}
                 </tr>
@@ -59,12 +57,11 @@ export default async function AgentsPage() {
                   const revoked = a.revokedAt !== null;
                   return (
                     <tr key={a.id} data-agent={a.name}>
-                      <td data-label="Name">
-                        {a.name}
+                      <td data-label="Agent">
+                        {a.name} <span className="badge">{a.role}</span>
                         {a.hostname ? <div className="muted mono">{a.hostname}</div> : null}
                         {a.underlayAddress ? <div className="muted mono">{a.underlayAddress}</div> : null}
                       </td>
-                      <td data-label="Role">{a.role}</td>
                       <td data-label="Status">
                         {revoked ? (
                           <span className="badge bad" title={`Revoked ${fmtTime(a.revokedAt)}`}>
@@ -78,6 +75,9 @@ export default async function AgentsPage() {
                             </span>
                           </>
                         )}
+                        <div className="muted" title={fmtTime(a.lastSeenAt)}>
+                          seen {a.lastSeenAt ? fmtTime(a.lastSeenAt).slice(11) : 'never'}
+                        </div>
                       </td>
                       <td data-label="Version" className="mono">
                         {a.agentVersion ?? '—'}
@@ -88,14 +88,15 @@ export default async function AgentsPage() {
                         </span>{' '}
                         {revoked ? null : <span className={`badge ${rev.tone}`}>{rev.text}</span>}
                       </td>
-                      <td data-label="Last seen">{fmtTime(a.lastSeenAt)}</td>
-                      <td data-label="Last error" className={`wrap ${a.lastError ? 'mono' : 'muted'}`}>
+                      <td
+                        data-label="Last error"
+                        className={`wrap ${a.lastError ? 'mono' : 'muted'}`}
+                        style={{ minWidth: 160, maxWidth: 260 }}
+                      >
                         {a.lastError ?? 'none'}
                       </td>
                       {admin ? (
-                        <td data-label="">
-                          {revoked ? null : <RevokeAgentButton id={a.id} name={a.name} />}
-                        </td>
+                        <td>{revoked ? null : <RevokeAgentButton id={a.id} name={a.name} />}</td>
                       ) : null}
                     </tr>
                   );
