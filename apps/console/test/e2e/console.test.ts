@@ -352,6 +352,21 @@ describe('console', () => {
     const text = await list.innerText();
     expect(text).toContain('vip.create');
     expect(text).not.toContain('apiKey.create');
+    // The API filters by exact action; older pages follow the same filter through the cursor link.
+    await page.locator('#f-action').fill('vip.update');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/action=vip.update/);
+    await expect.poll(() => list.locator('tbody tr').count()).toBe(3);
+    expect(await list.innerText()).not.toContain('vip.create');
+    // An actor's id links to that actor's changes.
+    const me = await api<Schemas['Me']>('/v1/me', { token: await apiLogin(owner.email, owner.password) });
+    await page.goto(`${consoleUrl}/audit`);
+    await list.locator(`a[href="/audit?actorId=${me.body.actor.id}"]`).first().click();
+    await page.waitForURL(/actorId=/);
+    await expect.poll(() => list.innerText()).toContain('tenant.create');
+    await page.locator('#f-actorId').fill('00000000-0000-4000-8000-000000000000');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.getByText('Nothing matches this filter.').isVisible()).toBe(true);
   });
 
   it('adds an agent join token and lists agents', async () => {
