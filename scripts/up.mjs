@@ -127,7 +127,7 @@ async function startLiveDemo(apiUrl, demo) {
   const joinToken = async (role, maxUses) =>
     (
       await apiCall(apiUrl, token, 'POST', '/join-tokens', {
-        name: `npm run up (${role})`,
+        name: `npm-run-up-${role}`,
         role,
         expiresInS: 600,
         maxUses,
