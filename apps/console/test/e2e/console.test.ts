@@ -606,6 +606,11 @@ describe('console', () => {
       await go(vpage, '/settings');
       await expect.poll(() => vpage.getByTestId('bypass-key-list').isVisible()).toBe(true);
       expect(await vpage.getByRole('button', { name: 'Rotate redirect key' }).count()).toBe(0);
+      // The viewer belongs to two organisations (GET /v1/auth/tenants): their own and this one, the current.
+      const orgs = await vpage.getByTestId('tenant-list').innerText();
+      expect(orgs).toContain(`Viewer home ${run}`);
+      expect(orgs).toMatch(new RegExp(`Acme ${run}\\s+current\\s+viewer`));
+      await shot(vpage, '16b-settings-as-viewer');
       await go(vpage, '/vips/new');
       await vpage.waitForURL(`${consoleUrl}/vips`);
 

@@ -7,7 +7,11 @@ export const metadata = { title: 'Settings · Slipstream' };
 
 export default async function SettingsPage() {
   const me = await getMe();
-  const keys = await read((await api()).GET('/v1/bypass-keys'));
+  const client = await api();
+  const [keys, tenants] = await Promise.all([
+    read(client.GET('/v1/bypass-keys')),
+    read(client.GET('/v1/auth/tenants')),
+  ]);
   const rotating = keys.items.some((k) => k.state === 'previous');
   return (
     <>
@@ -32,6 +36,39 @@ export default async function SettingsPage() {
           <dd className="mono">{apiUrl()}/v1</dd>
         </dl>
       </div>
+      {tenants.items.length > 1 ? (
+        <div className="card">
+          <h2>Your organisations</h2>
+          <p className="muted">
+            To open another one, log out and log in with its tenant id under &ldquo;Member of several
+            organisations?&rdquo;.
+          </p>
+          <div className="table-wrap">
+            <table className="stack" data-testid="tenant-list">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Your role</th>
+                  <th>Tenant id</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tenants.items.map((t) => (
+                  <tr key={t.tenantId}>
+                    <td data-label="Name">
+                      {t.tenantName} {t.current ? <span className="badge ok">current</span> : null}
+                    </td>
+                    <td data-label="Your role">{t.role}</td>
+                    <td data-label="Tenant id" className="mono">
+                      {t.tenantId}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ) : null}
       <div className="card">
         <h2>Redirect key rotation</h2>
         <p className="muted">
@@ -45,7 +82,7 @@ export default async function SettingsPage() {
           </div>
         ) : (
           <div className="table-wrap">
-            <table data-testid="bypass-key-list">
+            <table className="stack" data-testid="bypass-key-list">
               <thead>
                 <tr>
                   <th>Key id</th>
@@ -58,17 +95,21 @@ export default async function SettingsPage() {
               <tbody>
                 {keys.items.map((k) => (
                   <tr key={k.keyId}>
-                    <td className="mono">{k.keyId}</td>
-                    <td>
+                    <td data-label="Key id" className="mono">
+                      {k.keyId}
+                    </td>
+                    <td data-label="State">
                       <span
                         className={`badge ${k.state === 'active' ? 'ok' : k.state === 'previous' ? 'warn' : ''}`}
                       >
                         {k.state}
                       </span>
                     </td>
-                    <td className="mono">{k.revision}</td>
-                    <td>{fmtTime(k.createdAt)}</td>
-                    <td>{fmtTime(k.retiredAt)}</td>
+                    <td data-label="Since revision" className="mono">
+                      {k.revision}
+                    </td>
+                    <td data-label="Created">{fmtTime(k.createdAt)}</td>
+                    <td data-label="Retired">{fmtTime(k.retiredAt)}</td>
                   </tr>
                 ))}
               </tbody>
