@@ -10,7 +10,7 @@ import {
   ticks,
   type Box,
 } from '../../components/charts/geometry';
-import { StatsCharts, type ChartPoint } from '../../components/LivePanel';
+import { StatsCharts, latestFigures, type ChartPoint } from '../../components/LivePanel';
 import { fmtMs, fmtPercent, fmtRate } from '../../lib/format';
 
 // A 100 x 100 plot area with no margins keeps the expected coordinates readable.
@@ -156,6 +156,32 @@ describe('StatsCharts', () => {
     for (const title of ['New flows per second', 'Packets per second via mux and direct', 'Bypass ratio'])
       expect(html).toContain(`aria-label="${title}"`);
     expect(html).toContain('12:00:00');
+  });
+});
+
+describe('latestFigures', () => {
+  const pt = (at: string, mux: number): ChartPoint => ({
+    at,
+    newFlowsPerS: mux ? 1 : 0,
+    muxPacketsPerS: mux,
+    directPacketsPerS: 0,
+    bypassRatio: mux ? 0 : null,
+    timeToBypassP50Ms: null,
+    timeToBypassP99Ms: null,
+  });
+
+  it('skips a newest second that has no report yet', () => {
+    const points = [pt('a', 5), pt('b', 7), pt('c', 0)];
+    expect(latestFigures(points)?.at).toBe('b');
+  });
+
+  it('shows zeros once traffic stopped more than five seconds ago', () => {
+    const points = [pt('a', 5), ...['b', 'c', 'd', 'e', 'f'].map((at) => pt(at, 0))];
+    expect(latestFigures(points)?.at).toBe('f');
+  });
+
+  it('is undefined for an empty series', () => {
+    expect(latestFigures([])).toBeUndefined();
   });
 });
 
