@@ -106,9 +106,10 @@ export function computeDeltas(
   // The histogram resets as a whole: if its total went backwards, every bucket counts from zero.
   const reset = p === null || h.count < p.count;
   const ttbBuckets: Record<string, number> = {};
+  // Every bucket is stored, zeros included: the quantile needs each bucket's lower edge, which is the
+  // bound of the bucket below it, even when that one was empty.
   h.counts.forEach((n, i) => {
-    const d = reset ? n : delta(n, p.counts[i]);
-    if (d !== 0) ttbBuckets[keys[i]!] = d;
+    ttbBuckets[keys[i]!] = reset ? n : delta(n, p.counts[i]);
   });
   const ttbCount = reset ? h.count : h.count - p.count;
   const ttbSumMs = reset ? h.sumMs : Math.max(0, h.sumMs - p.sumMs);

@@ -28,6 +28,8 @@ describe('stats maths', () => {
 
   it('merges buckets given in any key order', () => {
     expect(quantile({ '+Inf': 0, '10': 4, '5': 0, '1': 0 }, 0.5)).toBe(7.5);
+    // All flows in (2, 5]: the lower edge is 2 even though the buckets below are empty.
+    expect(quantile({ '0.5': 0, '1': 0, '2': 0, '5': 10, '+Inf': 0 }, 0.5)).toBe(3.5);
   });
 
   it('turns a bucket into totals and rates', () => {

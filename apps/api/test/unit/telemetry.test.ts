@@ -142,4 +142,11 @@ describe('computeDeltas', () => {
     const { rows } = computeDeltas(first.next, report(BOOT1, [], { counts: [1, 0, 0, 0], sumMs: 0.7 }), 101);
     expect(row(rows, TENANT_ROW)).toMatchObject({ ttbBuckets: { '1': 1 }, ttbCount: 1, ttbSumMs: 0.7 });
   });
+
+  it("stores every bucket, empty ones too, so quantiles know each bucket's lower edge", () => {
+    const { rows } = computeDeltas(null, report(BOOT1, [], { counts: [0, 0, 4, 0], sumMs: 28 }), 100);
+    const buckets = row(rows, TENANT_ROW)?.ttbBuckets ?? {};
+    expect(Object.keys(buckets).sort()).toEqual([...BUCKETS.map(String), '+Inf'].sort());
+    expect(Object.values(buckets).reduce((a, b) => a + b, 0)).toBe(4);
+  });
 });
