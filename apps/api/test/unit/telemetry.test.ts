@@ -145,7 +145,7 @@ describe('computeDeltas', () => {
 
   it("stores every bucket, empty ones too, so quantiles know each bucket's lower edge", () => {
     const { rows } = computeDeltas(null, report(BOOT1, [], { counts: [0, 0, 4, 0], sumMs: 28 }), 100);
-    const buckets = row(rows, TENANT_ROW)?.ttbBuckets ?? {};
+    const buckets = rows.find((r) => r.vipId === TENANT_ROW)?.ttbBuckets ?? {};
     expect(Object.keys(buckets).sort()).toEqual([...BUCKETS.map(String), '+Inf'].sort());
     expect(Object.values(buckets).reduce((a, b) => a + b, 0)).toBe(4);
   });
