@@ -21,6 +21,8 @@ import {
 
 const root = resolve(import.meta.dirname, '../../../..');
 const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 23)}] ${m}`);
+/** Measurements stop here so that the results are printed and everything stopped before the hard limit. */
+let softEnd = Infinity;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Streams need one socket each; requests share a bounded keep-alive pool so a burst of ACKs is not
@@ -383,6 +385,11 @@ async function scenario(
     const writeMs: number[] = [];
     let rev = base;
     for (let c = 0; c < o.changes; c++) {
+      // Leave room for telemetry and the table: a short series with figures beats a killed run.
+      if (Date.now() > softEnd - 30_000) {
+        log(`N=${n}: time budget nearly spent: stopping the series after ${c} changes`);
+        break;
+      }
       const tw = Date.now();
       await must(
         call(admin, 'PATCH', `/v1/pools/${poolId}/backends/${backendIds[c % backendIds.length]}`, t, {
@@ -459,6 +466,11 @@ async function telemetry(agents: SimAgent[], vipId: string, o: BenchOptions): Pr
     }
   };
 
+  if (Date.now() + (o.telemetrySeconds + o.flatSeconds + 10) * 1000 > softEnd) {
+    log(`N=${n}: time budget nearly spent: telemetry skipped`);
+    const none = { seconds: 0, sent: 0, ok: 0, failed: 0, perSecond: NaN, p99Ms: NaN };
+    return { agents: n, paced: none, flat: { ...none, concurrency: 0 } };
+  }
   log(`N=${n}: telemetry, every agent once a second for ${o.telemetrySeconds} s`);
   const inflight: Promise<void>[] = [];
   const start = Date.now();
@@ -599,6 +611,7 @@ const onSignal = (sig: string) => {
 process.once('SIGINT', () => onSignal('SIGINT'));
 process.once('SIGTERM', () => onSignal('SIGTERM'));
 
+softEnd = Date.now() + (opts.timeoutS - 20) * 1000;
 const deadline = setTimeout(() => {
   log(`time limit of ${opts.timeoutS} s reached: stopping everything`);
   void cleanup().finally(() => process.exit(3));
