@@ -400,10 +400,10 @@ async function scenario(
       );
       const tr = Date.now();
       rev += 1;
-      if (!(await waitAll(agents, rev, 10_000))) {
+      if (!(await waitAll(agents, rev, 20_000))) {
         const missing = agents.filter((a) => !a.ackDoneAt.has(rev)).length;
         log(
-          `N=${n}: change ${c + 1}: ${missing} agents did not ACK revision ${rev} within 10 s; stopping the series`,
+          `N=${n}: change ${c + 1}: ${missing} agents did not ACK revision ${rev} within 20 s; stopping the series`,
         );
         break;
       }
