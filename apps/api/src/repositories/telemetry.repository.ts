@@ -67,6 +67,21 @@ type RawStats = Omit<StatsRow, 'bucket' | (typeof COUNTERS)[number] | 'bypassEnt
   bypassEntries: string | number;
 } & Record<(typeof COUNTERS)[number], string | number>;
 
+/** PostgreSQL returns sums of bigints as text: one conversion for every stats query. */
+function toStatsRow(r: RawStats): StatsRow {
+  const counters = Object.fromEntries(COUNTERS.map((k) => [k, Number(r[k])])) as Record<
+    (typeof COUNTERS)[number],
+    number
+  >;
+  return {
+    bucket: r.bucket,
+    ...counters,
+    redirectsRejected: r.redirectsRejected,
+    ttbBuckets: r.ttbBuckets,
+    bypassEntries: Number(r.bypassEntries),
+  };
+}
+
 export class TelemetryRepository {
   constructor(private readonly db: Tx) {}
 
@@ -209,19 +224,7 @@ export class TelemetryRepository {
       vipId,
       stepS,
     );
-    return rows.map((r) => ({
-      bucket: r.bucket,
-      packetsMux: Number(r.packetsMux),
-      packetsDirect: Number(r.packetsDirect),
-      bytesMux: Number(r.bytesMux),
-      bytesDirect: Number(r.bytesDirect),
-      flowsNew: Number(r.flowsNew),
-      flowsBypassed: Number(r.flowsBypassed),
-      redirectsSent: Number(r.redirectsSent),
-      redirectsRejected: r.redirectsRejected,
-      ttbBuckets: r.ttbBuckets,
-      bypassEntries: Number(r.bypassEntries),
-    }));
+    return rows.map(toStatsRow);
   }
 
   /** Per VIP of the tenant, summed over [from, to): what the live stream and the tenant overview show. */
@@ -243,20 +246,7 @@ export class TelemetryRepository {
       from,
       to,
     );
-    return rows.map((r) => ({
-      vipId: r.vipId,
-      bucket: r.bucket,
-      packetsMux: Number(r.packetsMux),
-      packetsDirect: Number(r.packetsDirect),
-      bytesMux: Number(r.bytesMux),
-      bytesDirect: Number(r.bytesDirect),
-      flowsNew: Number(r.flowsNew),
-      flowsBypassed: Number(r.flowsBypassed),
-      redirectsSent: Number(r.redirectsSent),
-      redirectsRejected: r.redirectsRejected,
-      ttbBuckets: r.ttbBuckets,
-      bypassEntries: Number(r.bypassEntries),
-    }));
+    return rows.map((r) => ({ vipId: r.vipId, ...toStatsRow(r) }));
   }
 
   async vipIds(tenantId: string): Promise<string[]> {
