@@ -1,13 +1,22 @@
 // The moving parts of config push: a Redis channel per agent (any process can signal, the one holding
-// the stream delivers), the per-process table of open streams, and the BullMQ workers.
+// the stream delivers), the per-process table of open streams, and the BullMQ workers. Work scales with
+// the number of agents, so it is batched: one pipelined publish for all agents of a compile, one query
+// for the stored states of all signals a hub received together.
 import { Logger } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ServerResponse } from 'node:http';
 import { CONFIG_QUEUE } from '../services/publisher.js';
-import type { AgentControlService, AgentPrincipal, AgentSignal } from '../services/agent-control.service.js';
+import type {
+  AgentControlService,
+  AgentPrincipal,
+  AgentSignal,
+  StoredState,
+} from '../services/agent-control.service.js';
 
 export const SWEEP_QUEUE = 'agent-sweep';
+/** Reconnect attempts of the push connections: quickly, at most every 500 ms, for as long as it takes. */
+const retryStrategy = (attempt: number) => Math.min(attempt * 50, 500);
 export const PING_MS = 15_000;
 
 export class RedisAgentSignal implements AgentSignal {
@@ -20,12 +29,22 @@ export class RedisAgentSignal implements AgentSignal {
     return `${this.prefix}:agent:${agentId}`;
   }
 
-  async desired(agentId: string): Promise<void> {
-    await this.redis.publish(this.channel(agentId), 'desired');
+  async desired(agentIds: string[]): Promise<void> {
+    await this.publishAll(agentIds, 'desired');
   }
 
-  async resend(agentId: string): Promise<void> {
-    await this.redis.publish(this.channel(agentId), 'resend');
+  async resend(agentIds: string[]): Promise<void> {
+    await this.publishAll(agentIds, 'resend');
+  }
+
+  /** One pipeline (a single write, replies read together) instead of a round trip per agent. */
+  private async publishAll(agentIds: string[], message: string): Promise<void> {
+    if (agentIds.length === 0) return;
+    const p = this.redis.pipeline();
+    for (const id of agentIds) p.publish(this.channel(id), message);
+    const replies = (await p.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
   }
 
   async revoked(agentId: string): Promise<void> {
@@ -37,6 +56,8 @@ interface Conn {
   agent: AgentPrincipal;
   raw: ServerResponse;
   sentRevision: number;
+  /** The sweep asked to send the current revision again even if it went out already. */
+  resend: boolean;
   ping: NodeJS.Timeout;
 }
 
@@ -45,6 +66,9 @@ export class StreamHub {
   private readonly log = new Logger('StreamHub');
   private readonly conns = new Map<string, Set<Conn>>();
   private readonly sub: Redis;
+  /** Agents signalled since the last flush; signals that arrive together are served by one query. */
+  private pending = new Map<string, 'desired' | 'resend'>();
+  private flushing = false;
 
   constructor(
     redisUrl: string,
@@ -52,13 +76,29 @@ export class StreamHub {
     private readonly service: () => AgentControlService,
     private readonly pingMs = PING_MS,
   ) {
-    this.sub = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.sub = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: false, retryStrategy });
     this.sub.on('error', () => {});
     this.sub.on('message', (channel: string, message: string) => {
       const id = channel.slice(channel.lastIndexOf(':') + 1);
-      void this.onSignal(id, message).catch((err: unknown) =>
-        this.log.warn(`signal ${message} for ${id} failed: ${String(err)}`),
-      );
+      if (message === 'revoked') {
+        void this.onRevoked(id).catch((err: unknown) =>
+          this.log.warn(`signal revoked for ${id} failed: ${String(err)}`),
+        );
+        return;
+      }
+      if (message !== 'desired' && message !== 'resend') return;
+      if (this.pending.get(id) !== 'resend') this.pending.set(id, message);
+      this.schedule();
+    });
+    // Signals published while this subscriber was disconnected are gone: after a reconnect every open
+    // stream is checked against its stored state (only newer revisions go out).
+    let connectedOnce = false;
+    this.sub.on('ready', () => {
+      if (connectedOnce) {
+        for (const id of this.conns.keys()) if (!this.pending.has(id)) this.pending.set(id, 'desired');
+        this.schedule();
+      }
+      connectedOnce = true;
     });
   }
 
@@ -81,6 +121,7 @@ export class StreamHub {
       agent,
       raw,
       sentRevision: -1,
+      resend: false,
       ping: setInterval(() => {
         raw.write(`event: ping\ndata: {}\n\n`);
         void this.service()
@@ -99,7 +140,8 @@ export class StreamHub {
     await this.service()
       .touch(agent)
       .catch(() => {});
-    await this.sendDesired(conn);
+    const stored = await this.service().storedStates([agent.agentId]);
+    this.send(conn, stored.get(agent.agentId));
   }
 
   private drop(conn: Conn): void {
@@ -113,27 +155,58 @@ export class StreamHub {
     }
   }
 
-  private async sendDesired(conn: Conn): Promise<void> {
-    const stored = await this.service().storedState(conn.agent);
-    if (!stored || stored.revision <= conn.sentRevision) return;
+  /** Writes the stored state if it is newer than what this stream got (or a resend was asked for). */
+  private send(conn: Conn, stored: StoredState | undefined): void {
+    // A state of another tenant never goes out, whatever the channel said.
+    if (!stored || stored.tenantId !== conn.agent.tenantId) return;
+    const force = conn.resend;
+    conn.resend = false;
+    // Checked after the read, synchronously with the write: a slower read of an older revision that
+    // finishes after a newer one went out is dropped, so an agent never receives an older revision.
+    if (stored.revision < conn.sentRevision || (stored.revision === conn.sentRevision && !force)) return;
     conn.sentRevision = stored.revision;
-    conn.raw.write(`event: desired\ndata: ${JSON.stringify(stored)}\n\n`);
+    conn.raw.write(`event: desired\ndata: {"revision":${stored.revision},"state":${stored.state}}\n\n`);
   }
 
-  private async onSignal(agentId: string, message: string): Promise<void> {
-    const set = this.conns.get(agentId);
-    if (!set) return;
-    for (const conn of [...set]) {
-      if (message === 'revoked') {
-        if (!(await this.service().stillValid(conn.agent))) {
-          conn.raw.write(`event: revoked\ndata: {}\n\n`);
-          conn.raw.end();
-          this.drop(conn);
-        }
-      } else {
-        // The sweep asks for a resend of lagging agents: the agent may have lost what went out already.
-        if (message === 'resend') conn.sentRevision = -1;
-        await this.sendDesired(conn);
+  /** Serves every pending signal with one query; signals arriving meanwhile wait for the next round. */
+  private schedule(): void {
+    if (this.flushing || this.pending.size === 0) return;
+    this.flushing = true;
+    setImmediate(() => {
+      void this.flush()
+        .catch((err: unknown) => this.log.warn(`sending desired states failed: ${String(err)}`))
+        .finally(() => {
+          this.flushing = false;
+          this.schedule();
+        });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    const ids = [...batch.keys()].filter((id) => this.conns.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      if (batch.get(id) === 'resend') for (const conn of this.conns.get(id) ?? []) conn.resend = true;
+    }
+    let stored: Map<string, StoredState>;
+    try {
+      stored = await this.service().storedStates(ids);
+    } catch (err) {
+      // Not lost: the sweep re-sends to agents whose applied revision lags.
+      this.log.warn(`reading ${ids.length} stored states failed: ${String(err)}`);
+      return;
+    }
+    for (const id of ids) for (const conn of this.conns.get(id) ?? []) this.send(conn, stored.get(id));
+  }
+
+  private async onRevoked(agentId: string): Promise<void> {
+    for (const conn of [...(this.conns.get(agentId) ?? [])]) {
+      if (!(await this.service().stillValid(conn.agent))) {
+        conn.raw.write(`event: revoked\ndata: {}\n\n`);
+        conn.raw.end();
+        this.drop(conn);
       }
     }
   }
@@ -159,16 +232,15 @@ export class PushWorkers {
 
   constructor(redisUrl: string, prefix: string, sweepMs: number, service: AgentControlService) {
     // BullMQ workers block on Redis; they need their own connection with unlimited retries.
-    this.conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.conn = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy });
     this.conn.on('error', () => {});
     const opts = { connection: this.conn, prefix: `${prefix}:bull` };
     this.workers.push(
       new Worker(
         CONFIG_QUEUE,
         async (job) => {
-          const { tenantId } = job.data as { tenantId: string };
-          const moved = await service.compileTenant(tenantId);
-          await service.notify(moved);
+          const { tenantId, revision } = job.data as { tenantId: string; revision: string };
+          const moved = await service.compileAndNotify(tenantId, BigInt(revision));
           return { agents: moved.length };
         },
         { ...opts, concurrency: 4 },
@@ -181,14 +253,23 @@ export class PushWorkers {
     }
     this.sweepQueue = new Queue(SWEEP_QUEUE, opts);
     this.sweepQueue.on('error', () => {});
-    // One schedule for the whole deployment: every process upserts the same scheduler id.
-    void this.sweepQueue
-      .upsertJobScheduler(
-        'agent-sweep',
-        { every: sweepMs },
-        { name: 'sweep', opts: { removeOnComplete: 10, removeOnFail: 10 } },
-      )
-      .catch((err: unknown) => this.log.warn(`sweep schedule: ${String(err)}`));
+    // One schedule for the whole deployment: every process upserts the same scheduler id. Again after
+    // each reconnect: a Redis that restarted without its data has forgotten the schedule (and the
+    // config-changed jobs; the sweep's catch-up compiles what they would have).
+    const schedule = () =>
+      void this.sweepQueue
+        .upsertJobScheduler(
+          'agent-sweep',
+          { every: sweepMs },
+          { name: 'sweep', opts: { removeOnComplete: 10, removeOnFail: 10 } },
+        )
+        .catch((err: unknown) => this.log.warn(`sweep schedule: ${String(err)}`));
+    schedule();
+    let connectedOnce = false;
+    this.conn.on('ready', () => {
+      if (connectedOnce) schedule();
+      connectedOnce = true;
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 // Queries of the agent-control side (issue #4): enrollment, agent credentials, compiled states, redirect keys.
-import type { Agent, AgentConfig, BypassKey, JoinToken, Prisma } from '../generated/prisma/client.js';
+import type { Agent, BypassKey, JoinToken, Prisma } from '../generated/prisma/client.js';
 import type { Tx } from '../db/prisma.js';
 
 export type VipWithBackends = Prisma.VipGetPayload<{ include: { pool: { include: { backends: true } } } }>;
@@ -91,27 +91,52 @@ export class AgentControlRepository {
     return t?.configRevision ?? null;
   }
 
-  /** Never moves an agent's stored state backwards: jobs for older revisions may finish late. */
-  async storeConfig(tenantId: string, agentId: string, revision: bigint, state: unknown): Promise<boolean> {
-    const json = JSON.stringify(state);
-    const n = await this.db.$executeRaw`
-      INSERT INTO "AgentConfig" ("agentId", "tenantId", revision, state, "updatedAt")
-      SELECT ${agentId}::uuid, ${tenantId}::uuid, ${revision}, ${json}::jsonb, now()
-      WHERE EXISTS (SELECT 1 FROM "Agent" WHERE id = ${agentId}::uuid AND "tenantId" = ${tenantId}::uuid)
-      ON CONFLICT ("agentId") DO UPDATE SET revision = EXCLUDED.revision, state = EXCLUDED.state,
-        "updatedAt" = now()
-      WHERE "AgentConfig".revision < EXCLUDED.revision`;
-    if (n > 0) {
-      await this.db.agent.updateMany({
-        where: { id: agentId, tenantId },
-        data: { desiredRevision: revision },
-      });
-    }
-    return n > 0;
+  /**
+   * Stores the states one compile produced for its revision, all in one statement, and returns the agents
+   * whose stored state moved forward (the ones to notify). Never moves a stored state backwards: jobs for
+   * older revisions may finish late. Agent rows are locked in id order so that two stores of one tenant,
+   * or a store and a batch of ACKs, cannot deadlock.
+   */
+  async storeConfigs(tenantId: string, revision: bigint, states: [string, unknown][]): Promise<string[]> {
+    if (states.length === 0) return [];
+    const json = JSON.stringify(states.map(([agentId, state]) => ({ agentId, state })));
+    const rows = await this.db.$queryRaw<{ id: string }[]>`
+      WITH locked AS (
+        SELECT id FROM "Agent"
+        WHERE "tenantId" = ${tenantId}::uuid
+          AND id IN (SELECT (e->>'agentId')::uuid FROM jsonb_array_elements(${json}::jsonb) e)
+        ORDER BY id FOR UPDATE
+      ), stored AS (
+        INSERT INTO "AgentConfig" ("agentId", "tenantId", revision, state, "updatedAt")
+        SELECT i."agentId", ${tenantId}::uuid, ${revision}, i.state, now()
+        FROM jsonb_to_recordset(${json}::jsonb) AS i("agentId" uuid, state jsonb)
+        JOIN locked l ON l.id = i."agentId"
+        ORDER BY i."agentId"
+        ON CONFLICT ("agentId") DO UPDATE SET revision = EXCLUDED.revision, state = EXCLUDED.state,
+          "updatedAt" = now()
+        WHERE "AgentConfig".revision < EXCLUDED.revision
+        RETURNING "agentId"
+      ), marked AS (
+        UPDATE "Agent" a SET "desiredRevision" = ${revision}, "updatedAt" = now()
+        FROM stored s WHERE a.id = s."agentId"
+        RETURNING a.id
+      )
+      SELECT "agentId"::text AS id FROM stored ORDER BY 1`;
+    return rows.map((r) => r.id);
   }
 
-  findConfig(tenantId: string, agentId: string): Promise<AgentConfig | null> {
-    return this.db.agentConfig.findFirst({ where: { tenantId, agentId } });
+  /**
+   * The stored states of these agents with the state as JSON text, so the stream writes it without
+   * parsing and re-serialising it.
+   */
+  findConfigs(
+    agentIds: string[],
+  ): Promise<{ agentId: string; tenantId: string; revision: bigint; state: string }[]> {
+    if (agentIds.length === 0) return Promise.resolve([]);
+    return this.db.$queryRaw`
+      SELECT "agentId"::text AS "agentId", "tenantId"::text AS "tenantId", revision, state::text AS state
+      FROM "AgentConfig"
+      WHERE "agentId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)::uuid)`;
   }
 
   async recordAck(
@@ -131,6 +156,31 @@ export class AgentControlRepository {
         data: { lastError: a.error ?? 'rejected without a message', lastSeenAt: a.at, status: 'online' },
       });
     }
+  }
+
+  /**
+   * Positive ACKs of many agents in one statement (at most one entry per agent: the caller keeps the
+   * highest revision). Rows are locked in id order, as storeConfigs does, so the two cannot deadlock.
+   */
+  async recordApplied(
+    acks: { tenantId: string; agentId: string; revision: bigint; at: Date }[],
+  ): Promise<void> {
+    if (acks.length === 0) return;
+    const json = JSON.stringify(
+      acks.map((a) => ({ ...a, revision: a.revision.toString(), at: a.at.toISOString() })),
+    );
+    await this.db.$executeRaw`
+      WITH v AS (
+        SELECT * FROM jsonb_to_recordset(${json}::jsonb)
+          AS x("agentId" uuid, "tenantId" uuid, revision bigint, at timestamptz)
+      ), locked AS (
+        SELECT a.id FROM "Agent" a JOIN v ON v."agentId" = a.id AND v."tenantId" = a."tenantId"
+        ORDER BY a.id FOR UPDATE OF a
+      )
+      UPDATE "Agent" a SET "appliedRevision" = GREATEST(coalesce(a."appliedRevision", -1), v.revision),
+        "lastError" = NULL, "lastSeenAt" = v.at, status = 'online', "updatedAt" = now()
+      FROM v JOIN locked l ON l.id = v."agentId"
+      WHERE a.id = v."agentId"`;
   }
 
   async touchAgent(tenantId: string, agentId: string, at: Date, appliedRevision?: bigint): Promise<void> {
@@ -153,6 +203,27 @@ export class AgentControlRepository {
       SELECT id, "tenantId" FROM "Agent"
       WHERE "revokedAt" IS NULL AND "desiredRevision" IS NOT NULL
         AND coalesce("appliedRevision", -1) < "desiredRevision"`;
+  }
+
+  /** Whether every agent a compile makes a state for has stored `revision` or a newer one. */
+  async storedAtLeast(tenantId: string, revision: bigint): Promise<boolean> {
+    const [row] = await this.db.$queryRaw<{ done: boolean | null }[]>`
+      SELECT bool_and(coalesce("desiredRevision", -1) >= ${revision}) AS done FROM "Agent"
+      WHERE "tenantId" = ${tenantId}::uuid AND "credentialHash" IS NOT NULL AND "revokedAt" IS NULL
+        AND "underlayAddress" IS NOT NULL`;
+    return row?.done === true;
+  }
+
+  /**
+   * Tenants whose revision is ahead of what one of their compiled-for agents has stored: the job for
+   * that revision never ran to the end (lost while Redis was down, or failed every attempt).
+   */
+  async tenantsBehind(): Promise<string[]> {
+    const rows = await this.db.$queryRaw<{ tenantId: string }[]>`
+      SELECT DISTINCT a."tenantId"::text AS "tenantId" FROM "Agent" a JOIN "Tenant" t ON t.id = a."tenantId"
+      WHERE a."credentialHash" IS NOT NULL AND a."revokedAt" IS NULL AND a."underlayAddress" IS NOT NULL
+        AND coalesce(a."desiredRevision", -1) < t."configRevision"`;
+    return rows.map((r) => r.tenantId);
   }
 
   bypassKeys(tenantId: string): Promise<BypassKey[]> {

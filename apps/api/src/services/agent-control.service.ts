@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { compileTenant, type TenantConfig } from '../agent-control/compiler.js';
+import { Batcher, Coalescer } from '../agent-control/batching.js';
 import type { Presence } from '../agent-control/presence.js';
 import type { SecretBox } from '../agent-control/secret-box.js';
 import { AppError, ErrorCode } from '../common/errors.js';
@@ -31,10 +32,18 @@ export interface AgentPrincipal {
 
 /** Tells whichever API process holds an agent's stream that something changed for it. */
 export interface AgentSignal {
-  desired(agentId: string): Promise<void>;
+  /** New stored states for these agents (one pipelined round trip for all of them). */
+  desired(agentIds: string[]): Promise<void>;
   /** Send again even if that revision went out already (the sweep, for agents that lag). */
-  resend(agentId: string): Promise<void>;
+  resend(agentIds: string[]): Promise<void>;
   revoked(agentId: string): Promise<void>;
+}
+
+/** An agent's stored desired state, the state kept as the JSON text it is stored as. */
+export interface StoredState {
+  tenantId: string;
+  revision: number;
+  state: string;
 }
 
 const system = (tenantId: string, actorId: string): Principal => ({
@@ -57,8 +66,52 @@ const badToken = () =>
 
 class NotYet extends Error {}
 
+// Nothing of the report was kept; the agent's next report carries the same cumulative counters.
+const telemetryUnavailable = () =>
+  new AppError(
+    ErrorCode.Unavailable,
+    'telemetry storage is unavailable; the next report carries these counts',
+  );
+
+/** An agent the compiler makes a state for: enrolled, not revoked, with an underlay address. */
+const compiled = (a: {
+  credentialHash: string | null;
+  revokedAt: Date | null;
+  underlayAddress: string | null;
+}) => !!a.credentialHash && !a.revokedAt && !!a.underlayAddress;
+
+/**
+ * Whether every agent that gets a state already stored this revision (or a newer one): a duplicate or
+ * late job has nothing to store and skips the compile.
+ */
+function allStoredAt(
+  agents: {
+    credentialHash: string | null;
+    revokedAt: Date | null;
+    underlayAddress: string | null;
+    desiredRevision: bigint | null;
+  }[],
+  revision: bigint,
+): boolean {
+  const targets = agents.filter(compiled);
+  return (
+    targets.length > 0 && targets.every((a) => a.desiredRevision !== null && a.desiredRevision >= revision)
+  );
+}
+
+interface AppliedAck {
+  tenantId: string;
+  agentId: string;
+  revision: bigint;
+  at: Date;
+}
+
 export class AgentControlService {
   private readonly log = new Logger('AgentControl');
+  /** One compile per tenant at a time in this process; a burst of changes shares the follow-up. */
+  private readonly compiles = new Coalescer<string[]>();
+  /** ACKs that arrive together (every agent answers the same push) are written in one statement. */
+  private readonly acks = new Batcher<AppliedAck>((items) => this.writeAcks(items));
 
   constructor(
     private readonly db: Database,
@@ -159,13 +212,39 @@ export class AgentControlService {
   // --- agent calls ---
 
   async ack(a: AgentPrincipal, b: AckRequest): Promise<void> {
+    const at = this.clock.now();
+    if (b.applied) {
+      // Answered once the batch carrying it is written: a 204 still means "recorded".
+      await this.acks.add({ tenantId: a.tenantId, agentId: a.agentId, revision: BigInt(b.revision), at });
+      return;
+    }
     await this.db.repos.agentControl.recordAck(a.tenantId, a.agentId, {
       revision: BigInt(b.revision),
-      applied: b.applied,
-      error: b.applied ? null : (b.error ?? null),
-      at: this.clock.now(),
+      applied: false,
+      error: b.error ?? null,
+      at,
     });
-    await this.presence.touch(a.agentId).catch(() => {});
+    await this.markPresent([a.agentId]);
+  }
+
+  private async writeAcks(items: AppliedAck[]): Promise<void> {
+    // One entry per agent: the highest revision and the latest time.
+    const byAgent = new Map<string, AppliedAck>();
+    for (const i of items) {
+      const cur = byAgent.get(i.agentId);
+      byAgent.set(
+        i.agentId,
+        cur
+          ? {
+              ...i,
+              revision: i.revision > cur.revision ? i.revision : cur.revision,
+              at: i.at > cur.at ? i.at : cur.at,
+            }
+          : i,
+      );
+    }
+    await this.db.repos.agentControl.recordApplied([...byAgent.values()]);
+    await this.markPresent([...byAgent.keys()]);
   }
 
   async telemetryReport(a: AgentPrincipal, report: TelemetryReport): Promise<void> {
@@ -175,19 +254,40 @@ export class AgentControlService {
       this.clock.now(),
       BigInt(report.appliedRevision),
     );
-    await this.presence.touch(a.agentId).catch(() => {});
-    await this.telemetry.ingest(a.tenantId, a.agentId, report);
+    await this.markPresent([a.agentId]);
+    // The deltas need the last snapshot, kept in the same Redis: refuse at once rather than hang.
+    if (!this.presence.reachable()) throw telemetryUnavailable();
+    try {
+      await this.telemetry.ingest(a.tenantId, a.agentId, report);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // Storage (Redis holds the last snapshot, PostgreSQL the rows) is down: nothing of this report was
+      // kept, and the agent's next report carries the same cumulative counters.
+      this.log.warn(`telemetry of agent ${a.agentId} not stored: ${String(err)}`);
+      throw telemetryUnavailable();
+    }
   }
 
   async touch(a: AgentPrincipal): Promise<void> {
-    await this.presence.touch(a.agentId);
     await this.db.repos.agentControl.touchAgent(a.tenantId, a.agentId, this.clock.now());
+    await this.markPresent([a.agentId]);
   }
 
-  /** The stored state of this agent, or null before the first compile. */
-  async storedState(a: AgentPrincipal): Promise<{ revision: number; state: unknown } | null> {
-    const c = await this.db.repos.agentControl.findConfig(a.tenantId, a.agentId);
-    return c ? { revision: Number(c.revision), state: c.state } : null;
+  /** Presence is best effort: while Redis is down a stream, ACK or report goes on without it. */
+  private async markPresent(agentIds: string[]): Promise<void> {
+    if (agentIds.length === 0 || !this.presence.reachable()) return;
+    await this.presence.touchMany(agentIds).catch(() => {});
+  }
+
+  /**
+   * The stored states of these agents in one query (agents without one yet are missing). The caller
+   * checks the tenant against the credential it holds.
+   */
+  async storedStates(agentIds: string[]): Promise<Map<string, StoredState>> {
+    const rows = await this.db.repos.agentControl.findConfigs(agentIds);
+    return new Map(
+      rows.map((c) => [c.agentId, { tenantId: c.tenantId, revision: Number(c.revision), state: c.state }]),
+    );
   }
 
   // --- compile and push ---
@@ -202,6 +302,7 @@ export class AgentControlService {
       const revision = await r.agentControl.tenantRevision(tenantId);
       if (revision === null) return null;
       const agents = await r.agentControl.agentsOf(tenantId);
+      if (allStoredAt(agents, revision)) return null;
       // Nothing to compile for a tenant without enrolled agents (and no reason to mint its first key yet).
       if (!agents.some((a) => a.credentialHash && !a.revokedAt && a.underlayAddress)) return null;
       const vips = await r.agentControl.vipsOf(tenantId);
@@ -255,28 +356,54 @@ export class AgentControlService {
     };
     const { states, warnings } = compileTenant(input);
     for (const w of warnings) this.log.warn(w);
-    const moved: string[] = [];
-    for (const [agentId, state] of states) {
-      if (await this.db.repos.agentControl.storeConfig(tenantId, agentId, cfg.revision, state))
-        moved.push(agentId);
-    }
-    return moved;
+    // One statement for every agent of the revision (a round trip per agent made 1000 agents take seconds).
+    return this.db.repos.agentControl.storeConfigs(tenantId, cfg.revision, [...states]);
   }
 
   async notify(agentIds: string[]): Promise<void> {
-    for (const id of agentIds) await this.signal.desired(id);
+    await this.signal.desired(agentIds);
   }
 
-  /** Re-sends state to connected agents that lag and retires rotated-out keys whose agents all caught up. */
-  async sweep(): Promise<{ republished: number; retired: number }> {
+  /**
+   * Compiles, stores and signals a tenant's current revision. Calls for one tenant that arrive while a
+   * compile runs share one follow-up compile (it reads the newest revision, so nothing is skipped).
+   * `revision`, when given, is the one the caller wants pushed.
+   */
+  async compileAndNotify(tenantId: string, revision?: bigint): Promise<string[]> {
+    // A job for a revision every agent already has (a burst of changes, a retried or late job) ends
+    // after one cheap query instead of queueing for a compile.
+    if (revision !== undefined && (await this.db.repos.agentControl.storedAtLeast(tenantId, revision)))
+      return [];
+    return this.compiles.run(tenantId, async () => {
+      const moved = await this.compileTenant(tenantId);
+      await this.notify(moved);
+      return moved;
+    });
+  }
+
+  /**
+   * The periodic catch-up, run by one process at a time: compiles tenants whose revision is ahead of what
+   * their agents have stored (the config-changed job was lost, e.g. Redis was down when the change
+   * committed, or it failed every attempt), re-sends state to connected agents that lag, and retires
+   * rotated-out keys whose agents all caught up.
+   */
+  async sweep(): Promise<{ compiled: number; republished: number; retired: number }> {
+    let compiled = 0;
+    for (const tenantId of await this.db.repos.agentControl.tenantsBehind()) {
+      try {
+        if ((await this.compileAndNotify(tenantId)).length > 0) compiled++;
+      } catch (err) {
+        this.log.warn(`catch-up compile of tenant ${tenantId} failed: ${String(err)}`);
+      }
+    }
     const lagging = await this.db.repos.agentControl.laggingAgents();
     const on = await this.presence.connected(lagging.map((a) => a.id));
-    for (const a of lagging) if (on.has(a.id)) await this.signal.resend(a.id);
+    await this.signal.resend(lagging.filter((a) => on.has(a.id)).map((a) => a.id));
     let retired = 0;
     for (const tenantId of await this.db.repos.agentControl.tenantsRotating()) {
       if (await this.retireIfConverged(tenantId)) retired++;
     }
-    return { republished: on.size, retired };
+    return { compiled, republished: on.size, retired };
   }
 
   // --- redirect keys ---
