@@ -1,6 +1,7 @@
 // Queries of the agent-control side (issue #4): enrollment, agent credentials, compiled states, redirect keys.
 import type { Agent, BypassKey, JoinToken, Prisma } from '../generated/prisma/client.js';
 import type { Tx } from '../db/prisma.js';
+import type { StoredRow } from '../agent-control/stored-state.js';
 
 export type VipWithBackends = Prisma.VipGetPayload<{ include: { pool: { include: { backends: true } } } }>;
 
@@ -126,15 +127,17 @@ export class AgentControlRepository {
   }
 
   /**
-   * The stored states of these agents with the state as JSON text, so the stream writes it without
-   * parsing and re-serialising it.
+   * The stored rows of these agents, the state as JSON text (so the stream writes it without parsing
+   * it); a row that refers to a base row (see agent-control/stored-state.ts) comes as its base's id and
+   * its own `agent` block.
    */
-  findConfigs(
-    agentIds: string[],
-  ): Promise<{ agentId: string; tenantId: string; revision: bigint; state: string }[]> {
+  findConfigs(agentIds: string[]): Promise<StoredRow[]> {
     if (agentIds.length === 0) return Promise.resolve([]);
-    return this.db.$queryRaw`
-      SELECT "agentId"::text AS "agentId", "tenantId"::text AS "tenantId", revision, state::text AS state
+    return this.db.$queryRaw<StoredRow[]>`
+      SELECT "agentId"::text AS "agentId", "tenantId"::text AS "tenantId", revision,
+        CASE WHEN state->>'$base' IS NULL THEN state::text END AS state,
+        state->>'$base' AS base,
+        CASE WHEN state->>'$base' IS NOT NULL THEN (state->'agent')::text END AS agent
       FROM "AgentConfig"
       WHERE "agentId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)::uuid)`;
   }

@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { compileTenant, type TenantConfig } from '../agent-control/compiler.js';
 import { Batcher, Coalescer } from '../agent-control/batching.js';
 import type { Presence } from '../agent-control/presence.js';
+import { compactStates, expandState } from '../agent-control/stored-state.js';
 import type { SecretBox } from '../agent-control/secret-box.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import type { Principal } from '../common/principal.js';
@@ -284,10 +285,25 @@ export class AgentControlService {
    * checks the tenant against the credential it holds.
    */
   async storedStates(agentIds: string[]): Promise<Map<string, StoredState>> {
-    const rows = await this.db.repos.agentControl.findConfigs(agentIds);
-    return new Map(
-      rows.map((c) => [c.agentId, { tenantId: c.tenantId, revision: Number(c.revision), state: c.state }]),
-    );
+    const repo = this.db.repos.agentControl;
+    const rows = await repo.findConfigs(agentIds);
+    const byId = new Map(rows.map((r) => [r.agentId, r]));
+    // The base rows the others refer to, in one more query.
+    const missing = [...new Set(rows.map((r) => r.base).filter((b): b is string => !!b && !byId.has(b)))];
+    for (const b of await repo.findConfigs(missing)) byId.set(b.agentId, b);
+    const out = new Map<string, StoredState>();
+    const cache = new Map<string, string>();
+    for (const r of rows) {
+      const state = expandState(r, byId, cache);
+      if (state === null) {
+        this.log.warn(
+          `stored state of agent ${r.agentId} refers to a missing base; the next compile replaces it`,
+        );
+        continue;
+      }
+      out.set(r.agentId, { tenantId: r.tenantId, revision: Number(r.revision), state });
+    }
+    return out;
   }
 
   // --- compile and push ---
@@ -357,7 +373,8 @@ export class AgentControlService {
     const { states, warnings } = compileTenant(input);
     for (const w of warnings) this.log.warn(w);
     // One statement for every agent of the revision (a round trip per agent made 1000 agents take seconds).
-    return this.db.repos.agentControl.storeConfigs(tenantId, cfg.revision, [...states]);
+    // and equal states stored once (stored-state.ts): a tenant-sized document per agent made it megabytes.
+    return this.db.repos.agentControl.storeConfigs(tenantId, cfg.revision, compactStates(states));
   }
 
   async notify(agentIds: string[]): Promise<void> {
