@@ -21,6 +21,8 @@ import {
 
 const root = resolve(import.meta.dirname, '../../../..');
 const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 23)}] ${m}`);
+/** How much of each desired event the simulated agents parse (`--parse`). */
+let parseMode: 'full' | 'revision' = 'full';
 /** Measurements stop here so that the results are printed and everything stopped before the hard limit. */
 let softEnd = Infinity;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -197,7 +199,9 @@ class SimAgent {
   }
 
   private onDesired(data: string): void {
-    const { revision } = JSON.parse(data) as { revision: number };
+    // The API writes `{"revision":n,"state":…}`; `--parse revision` reads only n (see BenchOptions.parse).
+    const lead = parseMode === 'revision' ? /^\{"revision":(\d+),/.exec(data) : null;
+    const { revision } = lead ? { revision: Number(lead[1]) } : (JSON.parse(data) as { revision: number });
     // A forced resend of a revision already ACKed is ACKed again, as the real agent does.
     const sent = Date.now();
     if (!this.ackSentAt.has(revision)) this.ackSentAt.set(revision, sent);
@@ -569,7 +573,7 @@ async function main(o: BenchOptions): Promise<number> {
 
   console.log(`\n${formatTable(props, teles)}\n`);
   console.log(
-    `API processes: ${o.processes}; latency: PATCH answered -> last agent sends its ACK ("ack"), or gets 204 ("ack 204").`,
+    `API processes: ${o.processes}; simulated agents parse ${parseMode === 'full' ? 'the whole desired event' : 'only the revision'}; latency: PATCH answered -> last agent sends its ACK ("ack"), or gets 204 ("ack 204").`,
   );
   if (o.json) {
     writeFileSync(
@@ -599,6 +603,7 @@ async function main(o: BenchOptions): Promise<number> {
 let opts: BenchOptions;
 try {
   opts = parseArgs(process.argv.slice(2));
+  parseMode = opts.parse ?? 'full';
 } catch (e) {
   console.error(`bench:control: ${(e as Error).message}\n${USAGE}`);
   process.exit(2);
