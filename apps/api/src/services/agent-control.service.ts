@@ -372,8 +372,8 @@ export class AgentControlService {
     };
     const { states, warnings } = compileTenant(input);
     for (const w of warnings) this.log.warn(w);
-    // One statement for every agent of the revision (a round trip per agent made 1000 agents take seconds).
-    // and equal states stored once (stored-state.ts): a tenant-sized document per agent made it megabytes.
+    // One statement for every agent of the revision (a round trip per agent made 1000 agents take
+    // seconds), equal states stored once (stored-state.ts; a tenant-sized document per agent was ~25 MB).
     return this.db.repos.agentControl.storeConfigs(tenantId, cfg.revision, compactStates(states));
   }
 
