@@ -127,19 +127,30 @@ export class AgentControlRepository {
   }
 
   /**
-   * The stored rows of these agents, the state as JSON text (so the stream writes it without parsing
-   * it); a row that refers to a base row (see agent-control/stored-state.ts) comes as its base's id and
+   * The stored rows of these agents and of the base rows they refer to (see
+   * agent-control/stored-state.ts), in one statement so that both come from one snapshot: a compile that
+   * commits in between cannot pair a row with a base of another revision. The state comes as JSON text
+   * (so the stream writes it without parsing it); a row that refers to a base comes as its base's id and
    * its own `agent` block.
    */
   findConfigs(agentIds: string[]): Promise<StoredRow[]> {
     if (agentIds.length === 0) return Promise.resolve([]);
     return this.db.$queryRaw<StoredRow[]>`
+      WITH wanted AS (
+        SELECT * FROM "AgentConfig"
+        WHERE "agentId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)::uuid)
+      ), rows AS (
+        SELECT * FROM wanted
+        UNION ALL
+        SELECT * FROM "AgentConfig"
+        WHERE "agentId" IN (SELECT (state->>'$base')::uuid FROM wanted)
+          AND "agentId" NOT IN (SELECT "agentId" FROM wanted)
+      )
       SELECT "agentId"::text AS "agentId", "tenantId"::text AS "tenantId", revision,
         CASE WHEN state->>'$base' IS NULL THEN state::text END AS state,
         state->>'$base' AS base,
         CASE WHEN state->>'$base' IS NOT NULL THEN (state->'agent')::text END AS agent
-      FROM "AgentConfig"
-      WHERE "agentId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)::uuid)`;
+      FROM rows`;
   }
 
   async recordAck(

@@ -285,15 +285,13 @@ export class AgentControlService {
    * checks the tenant against the credential it holds.
    */
   async storedStates(agentIds: string[]): Promise<Map<string, StoredState>> {
-    const repo = this.db.repos.agentControl;
-    const rows = await repo.findConfigs(agentIds);
-    const byId = new Map(rows.map((r) => [r.agentId, r]));
-    // The base rows the others refer to, in one more query.
-    const missing = [...new Set(rows.map((r) => r.base).filter((b): b is string => !!b && !byId.has(b)))];
-    for (const b of await repo.findConfigs(missing)) byId.set(b.agentId, b);
+    // The rows asked for and the base rows they refer to.
+    const byId = new Map((await this.db.repos.agentControl.findConfigs(agentIds)).map((r) => [r.agentId, r]));
     const out = new Map<string, StoredState>();
     const cache = new Map<string, string>();
-    for (const r of rows) {
+    for (const id of agentIds) {
+      const r = byId.get(id);
+      if (!r) continue;
       const state = expandState(r, byId, cache);
       if (state === null) {
         this.log.warn(
