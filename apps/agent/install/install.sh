@@ -80,7 +80,8 @@ is_ipv4() {
   [[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
   for o in "${parts[@]}"; do ((10#$o <= 255)) || return 1; done
 }
-is_api_url() { [[ $1 =~ ^(https?://[A-Za-z0-9.:@%_\[\]-]+(/[A-Za-z0-9._~/-]*)?|unix:/[A-Za-z0-9._/-]+)$ ]]; }
+URL_RE='^(https?://[]A-Za-z0-9.:@%_[-]+(/[A-Za-z0-9._~/-]*)?|unix:/[A-Za-z0-9._/-]+)$'
+is_api_url() { [[ $1 =~ $URL_RE ]]; }
 
 [ -z "$TOKEN" ] || [[ $TOKEN =~ ^sls_j_[A-Za-z0-9_-]{43}$ ]] || die "--token is not a join token (sls_j_…)"
 [ -z "$NAME" ] || [[ $NAME =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] ||
@@ -117,6 +118,13 @@ would() {
   say "--no-systemd: would run: $*"
 }
 
+# A zombie (exited, not yet reaped by its parent) counts as stopped.
+alive() {
+  local st
+  st=$(sed -E 's/^[0-9]+ \(.*\) (.) .*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
 # The launcher records the agent's pid; without systemd that is how a running agent is found.
 stop_unmanaged() {
   local pid
@@ -125,7 +133,7 @@ stop_unmanaged() {
   say "stopping the running agent (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
