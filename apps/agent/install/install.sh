@@ -103,6 +103,9 @@ is_api_url "$API_URL" || die "this script was not rendered by the API (API URL '
 
 [ "$(uname -s)" = Linux ] || die "the agent runs on Linux only (this is $(uname -s))"
 [ "$(id -u)" = 0 ] || die "run as root: curl -fsSL $API_URL/install.sh | sudo bash -s -- --token <t>"
+# The usual test for a running systemd (sd_booted): a container or chroot may have systemctl without it.
+HAVE_SYSTEMD=0
+[ -d "/run/systemd/system" ] && command -v systemctl >/dev/null && HAVE_SYSTEMD=1
 
 ETC=$ROOT/etc/slipstream
 CONFIG=$ETC/agent.env
@@ -140,7 +143,7 @@ stop_unmanaged() {
 }
 
 if [ "$UNINSTALL" = 1 ]; then
-  if [ "$SYSTEMD" = 1 ] && command -v systemctl >/dev/null; then
+  if [ "$SYSTEMD" = 1 ] && [ "$HAVE_SYSTEMD" = 1 ]; then
     # ExecStopPost removes the kernel state as the unit stops.
     systemctl disable --now "$UNIT_NAME" 2>/dev/null || true
   else
@@ -152,7 +155,7 @@ if [ "$UNINSTALL" = 1 ]; then
     "$LAUNCHER" cleanup || say "kernel cleanup reported an error (continuing)"
   fi
   rm -f "$UNIT"
-  if [ "$SYSTEMD" = 1 ] && command -v systemctl >/dev/null; then systemctl daemon-reload; fi
+  if [ "$SYSTEMD" = 1 ] && [ "$HAVE_SYSTEMD" = 1 ]; then systemctl daemon-reload; fi
   rm -rf "$ETC" "$STATE_DIR" "$OPT" "$RUN_DIR"
   say "uninstalled (revoke the agent in the console so its credential is refused too)"
   exit 0
@@ -170,6 +173,8 @@ if [ -f "$CONFIG" ]; then
   TOKEN=${TOKEN:-${old[0]:-}} NAME=${NAME:-${old[1]:-}} UNDERLAY=${UNDERLAY:-${old[2]:-}}
   AGENT_API=${AGENT_API:-${old[3]:-}} METRICS=${METRICS:-${old[4]:-}}
 fi
+[ "$SYSTEMD" = 0 ] || [ "$HAVE_SYSTEMD" = 1 ] ||
+  die "systemd is not running here: re-run with --no-systemd and start /opt/slipstream/bin/slipstream-agent run yourself"
 ENROLLED=0
 [ -s "$STATE" ] && ENROLLED=1
 [ -n "$TOKEN" ] || [ "$ENROLLED" = 1 ] || die "--token <join token> is required for a first install"
@@ -319,7 +324,6 @@ RestartSec=5
 WantedBy=multi-user.target"
 
 if [ "$SYSTEMD" = 1 ]; then
-  command -v systemctl >/dev/null || die "no systemctl here: re-run with --no-systemd and start $LAUNCHER run yourself"
   mkdir -p "$(dirname "$UNIT")"
   printf '%s\n' "$UNIT_TEXT" >"$UNIT"
   chmod 644 "$UNIT"
