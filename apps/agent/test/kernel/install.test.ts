@@ -223,4 +223,36 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
       existsSync(join(installRoot(prefix, 'x1'), 'opt', 'slipstream', 'lib', 'slipstream-agent.mjs')),
     ).toBe(true);
   });
+
+  it("installs the API's own Node runtime, checked, with --download-node; refuses a --node below 20", () => {
+    const root = mkdtempSync(join(tmpdir(), 'sls-install-node-'));
+    const token = `sls_j_${'B'.repeat(43)}`;
+    const run = (...args: string[]) =>
+      spawnSync('bash', ['-s', '--', '--root', root, '--no-systemd', '--token', token, ...args], {
+        input: script,
+        encoding: 'utf8',
+      });
+    try {
+      // A Node that is too old (here: not Node at all) is refused before anything is written.
+      const old = run('--node', '/bin/false');
+      expect(old.status).toBe(1);
+      expect(old.stderr).toContain('--node /bin/false is not Node >= 20');
+      expect(existsSync(join(root, 'opt'))).toBe(false);
+      const r = run('--download-node');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`fetching Node ${process.versions.node} from the API`);
+      const node = join(root, 'opt', 'slipstream', 'node', 'bin', 'node');
+      expect(mode(node)).toBe(0o755);
+      expect(spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe(process.version);
+      expect(readFileSync(join(root, 'etc', 'slipstream', 'agent.env'), 'utf8')).toContain(
+        `SLIPSTREAM_NODE=${node}\n`,
+      );
+      // The installed bundle runs on it.
+      const bundle = join(root, 'opt', 'slipstream', 'lib', 'slipstream-agent.mjs');
+      const help = spawnSync(node, [bundle, 'nonsense'], { encoding: 'utf8' });
+      expect(help.stderr).toContain('unknown command nonsense');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
