@@ -5,7 +5,8 @@
 #   curl -fsSL <api>/install.sh | sudo bash -s -- --token sls_j_…
 #
 # Files: /etc/slipstream/agent.env (0600: API URL, join token, name; sourced by the launcher),
-# /var/lib/slipstream/control.json (0600: the agent's own credential, written at its first start),
+# /var/lib/slipstream/control.json (0600: the agent's own credential, written at its first start, which
+# then blanks the join token in agent.env),
 # /opt/slipstream/{bin/slipstream-agent (launcher), lib/slipstream-agent.mjs (bundle), node/ (runtime,
 # only when the host has no Node >= 20)}, /etc/systemd/system/slipstream-agent.service.
 # Re-running upgrades in place and keeps the credential; --uninstall removes all of it and the agent's
@@ -290,6 +291,8 @@ case "${1:-}" in
       [ -n "$underlay" ] || { echo "slipstream-agent: no IPv4 address found: set SLIPSTREAM_UNDERLAY" >&2; exit 1; }
       agent enroll --api "$SLIPSTREAM_API_URL" --token "$SLIPSTREAM_JOIN_TOKEN" --name "$SLIPSTREAM_AGENT_NAME" \
         --underlay "$underlay" --state-file "$STATE"
+      # The token has done its job: the credential in control.json is what the agent uses from now on.
+      sed -i 's/^SLIPSTREAM_JOIN_TOKEN=.*/SLIPSTREAM_JOIN_TOKEN=/' "$ROOT/etc/slipstream/agent.env"
     fi
     echo $$ >"$RUN_DIR/agent.pid"
     exec "$SLIPSTREAM_NODE" "$BUNDLE" run --control "$STATE" --metrics "$SLIPSTREAM_METRICS"
@@ -319,6 +322,8 @@ ExecStart=$LAUNCHER run
 ExecStopPost=$LAUNCHER stop-post
 Restart=on-failure
 RestartSec=5
+# 3: the control plane revoked this agent; restarting cannot help (re-install with a new token).
+RestartPreventExitStatus=3
 
 [Install]
 WantedBy=multi-user.target"

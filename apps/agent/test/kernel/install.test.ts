@@ -156,6 +156,8 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
       expect(mode(env)).toBe(0o600);
       expect(mode(installedStateFile(prefix, h.name))).toBe(0o600);
       expect(readFileSync(env, 'utf8')).toContain(`SLIPSTREAM_AGENT_NAME=${prefix}-${h.name}\n`);
+      // Enrolled: the join token is no longer kept on the host.
+      expect(readFileSync(env, 'utf8')).toContain('SLIPSTREAM_JOIN_TOKEN=\n');
       // The process is the installed bundle, not this checkout's dist.
       const cmdline = readFileSync(`/proc/${agentPid(prefix, h.name)}/cmdline`, 'utf8');
       expect(cmdline).toContain(join(root, 'opt', 'slipstream', 'lib', 'slipstream-agent.mjs'));
