@@ -34,7 +34,8 @@ const API_PORT = Number(process.env.PORT ?? 3001);
 const CONSOLE_PORT = Number(process.env.CONSOLE_PORT ?? 3000);
 const PG_PORT = 54329; // ports of our own, so servers already on 5432/6379 never collide
 const REDIS_PORT = 63799;
-const LAB_PREFIX = 'sls';
+// SLIPSTREAM_LAB_PREFIX lets a second checkout run its demo lab beside the default one.
+const LAB_PREFIX = process.env.SLIPSTREAM_LAB_PREFIX ?? 'sls';
 const NEXT_BIN = join(ROOT, 'node_modules/next/dist/bin/next');
 const externalDb = flags['database-url'] ?? process.env.DATABASE_URL;
 const externalRedis = flags['redis-url'] ?? process.env.REDIS_URL;
@@ -127,9 +128,11 @@ async function apiCall(apiUrl, token, method, path, body) {
 }
 
 /**
- * The live demo (root only): the namespace lab's agents enroll into the demo tenant with join tokens
- * through the real enroll call (reaching the API over a unix-socket relay, so nothing touches the host's
- * own interfaces), take their config from the API, and gentle traffic runs through the demo VIP.
+ * The live demo (root only): each namespace lab agent is installed the way a real host installs it, by the
+ * API's GET /install.sh (staged under the lab's run dir with --root, --no-systemd), and the launcher it wrote
+ * enrolls into the demo tenant with a join token (reaching the API over a unix-socket relay, so nothing
+ * touches the host's own interfaces), takes its config from the API, and gentle traffic runs through the
+ * demo VIP.
  */
 async function startLiveDemo(apiUrl, demo) {
   step(`starting the namespace lab (prefix ${LAB_PREFIX}: 2 clients, 2 muxes, 3 backends) joined to the API`);
@@ -159,7 +162,16 @@ async function startLiveDemo(apiUrl, demo) {
     labDown = null;
     lab(['down']);
   };
-  const r = lab(['up', '--api', apiUrl, '--join-token-host', hostToken, '--join-token-mux', muxToken]);
+  const r = lab([
+    'up',
+    '--install',
+    '--api',
+    apiUrl,
+    '--join-token-host',
+    hostToken,
+    '--join-token-mux',
+    muxToken,
+  ]);
   if (r.status !== 0) {
     labDown();
     fail(`lab up failed: ${(r.stderr || r.stdout).trim()}`);
@@ -172,8 +184,13 @@ async function startLiveDemo(apiUrl, demo) {
     );
     children.push(child);
   }
-  info('7 agents enrolled into the demo tenant; gentle traffic flows through VIP 198.19.0.10:80');
-  info('lab status: npm run lab -- status   (try: ip netns exec sls-c1 curl http://198.19.0.10/)');
+  info(
+    '7 agents installed by install.sh and enrolled into the demo tenant; traffic flows through VIP 198.19.0.10:80',
+  );
+  info(`installed agents: /run/slipstream-lab/${LAB_PREFIX}/root/<host>/{etc,opt,var/lib}/slipstream`);
+  info(
+    `lab status: npm run lab -- status --prefix ${LAB_PREFIX}   (try: ip netns exec ${LAB_PREFIX}-c1 curl http://198.19.0.10/)`,
+  );
 }
 
 async function main() {
@@ -250,12 +267,18 @@ async function main() {
     REDIS_URL: redisUrl,
     SLIPSTREAM_MASTER_KEY: masterKey,
     NODE_ENV: 'production',
+    // install.sh names the URL hosts download from: the request's Host unless this is set.
+    ...(process.env.SLIPSTREAM_PUBLIC_URL
+      ? { SLIPSTREAM_PUBLIC_URL: process.env.SLIPSTREAM_PUBLIC_URL }
+      : {}),
   });
   await waitForHttp(`${apiUrl}/v1/health`, 'the API');
 
   step(`starting the console on ${consoleUrl}`);
   startChild('console', process.execPath, [NEXT_BIN, 'start', '-p', String(CONSOLE_PORT), 'apps/console'], {
     SLIPSTREAM_API_URL: apiUrl,
+    // "Add agent" shows `curl -fsSL <this>/install.sh | sudo bash -s -- --token …`.
+    SLIPSTREAM_PUBLIC_URL: process.env.SLIPSTREAM_PUBLIC_URL ?? apiUrl,
   });
   await waitForHttp(consoleUrl, 'the console');
 

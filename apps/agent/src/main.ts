@@ -22,7 +22,11 @@ import { renderPlan } from './dataplane/render.js';
 /** Exit code of a revoked agent: non-zero so systemd shows the unit as failed. */
 const EXIT_REVOKED = 3;
 
+/** Set by the single-file bundle (scripts/bundle.mjs), which has no package.json beside it. */
+declare const __SLIPSTREAM_AGENT_VERSION__: string | undefined;
+
 function agentVersion(): string {
+  if (typeof __SLIPSTREAM_AGENT_VERSION__ === 'string') return __SLIPSTREAM_AGENT_VERSION__;
   try {
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
       version: string;

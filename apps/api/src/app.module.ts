@@ -18,6 +18,8 @@ import {
 } from './controllers/account.controller.js';
 import { BackendController, PoolController, VipController } from './controllers/resource.controller.js';
 import { HealthController } from './controllers/system.controller.js';
+import { DEFAULT_BUNDLE_DIR, InstallArtifacts } from './install/artifacts.js';
+import { InstallController } from './install/install.controller.js';
 import { AgentAdminController, AgentProtocolController } from './controllers/agent-control.controller.js';
 import { agentControlProviders, PushLifecycle } from './agent-control/providers.js';
 import { createPrisma, type PrismaClient } from './db/prisma.js';
@@ -129,7 +131,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [...CONTROLLERS, MetricsController],
+      controllers: [...CONTROLLERS, MetricsController, InstallController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL) },
@@ -165,6 +167,10 @@ export class AppModule {
           useFactory: (r: Redis) => new RateLimiter(r, config.REDIS_PREFIX, config.AUTH_RATE_LIMIT_PER_MIN),
         },
         { provide: OPENAPI_DOC, useFactory: () => buildOpenApi(CONTROLLERS) },
+        {
+          provide: InstallArtifacts,
+          useFactory: () => new InstallArtifacts(config.SLIPSTREAM_AGENT_BUNDLE_DIR ?? DEFAULT_BUNDLE_DIR),
+        },
         ...services(),
         ...agentControlProviders(config),
         ...telemetryProviders(config),

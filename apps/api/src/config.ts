@@ -60,6 +60,16 @@ const EnvSchema = z
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be base64 of exactly 32 bytes')
       .optional(),
+    /** The API's URL as agents' hosts reach it, written into GET /install.sh; unset: the request's Host. */
+    SLIPSTREAM_PUBLIC_URL: url(['http:', 'https:'])
+      .refine(
+        (v) => /^https?:\/\/[A-Za-z0-9.:@%_[\]-]+(\/[A-Za-z0-9._~/-]*)?$/.test(v),
+        'must be a plain URL',
+      )
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+    /** The agent's bundle folder served to installers (default: apps/agent/dist/bundle of this checkout). */
+    SLIPSTREAM_AGENT_BUNDLE_DIR: z.string().min(1).optional(),
     /** `1` runs the config-push worker and the agent sweep in this process; several processes may. */
     WORKER: z.enum(['0', '1']).default('1'),
     /** How often connected agents that lag are re-sent their state and finished key rotations retire. */

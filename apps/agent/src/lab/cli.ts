@@ -1,7 +1,8 @@
 /**
  * `npm run lab -- up|down|status|trace [--json] [--prefix sls]`; `up --api <url> --join-token-host <t>
  * --join-token-mux <t>` (or SLIPSTREAM_API_URL, SLIPSTREAM_JOIN_TOKEN_HOST, SLIPSTREAM_JOIN_TOKEN_MUX) joins
- * the lab's agents to that API instead of giving them the demo config file.
+ * the lab's agents to that API instead of giving them the demo config file; with `--install` each agent is
+ * installed by the API's install.sh into a staging root under the lab's run dir, as on a real host.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
       api: { type: 'string', default: process.env.SLIPSTREAM_API_URL },
       'join-token-host': { type: 'string', default: process.env.SLIPSTREAM_JOIN_TOKEN_HOST },
       'join-token-mux': { type: 'string', default: process.env.SLIPSTREAM_JOIN_TOKEN_MUX },
+      install: { type: 'boolean', default: false },
     },
     allowPositionals: true,
     strict: true,
@@ -35,11 +37,15 @@ async function main(): Promise<void> {
             apiUrl: values.api!,
             joinTokenHost: values['join-token-host']!,
             joinTokenMux: values['join-token-mux']!,
+            install: values.install,
           }
         : undefined;
+    if (values.install && !control) throw new Error('--install needs --api and both join tokens');
     await labUp(prefix, control);
     if (!values.json)
-      console.log(`lab ${prefix} is up${control ? ` (agents controlled by ${control.apiUrl})` : ''}`);
+      console.log(
+        `lab ${prefix} is up${control ? ` (agents ${control.install ? 'installed by and ' : ''}controlled by ${control.apiUrl})` : ''}`,
+      );
   } else if (cmd === 'down') {
     labDown(prefix);
     if (!values.json) console.log(`lab ${prefix} removed`);

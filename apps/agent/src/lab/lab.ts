@@ -198,9 +198,18 @@ export function agentPid(prefix: string, host: string): number | null {
   const pid = Number(readFileSync(f, 'utf8'));
   try {
     process.kill(pid, 0);
-    return pid;
   } catch {
     return null;
+  }
+  // An agent that exited while this process was blocked is a zombie until our event loop reaps it.
+  return isZombie(pid) ? null : pid;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
@@ -249,6 +258,12 @@ export interface LabControl {
   apiUrl: string;
   joinTokenHost: string;
   joinTokenMux: string;
+  /**
+   * Install each agent the way a real host does: run the API's `GET /install.sh` into a staging root under
+   * the lab's run dir (`--root`, `--no-systemd`), then start the launcher it wrote inside the namespace,
+   * which enrolls with the join token on its first start. Without it the lab enrolls from this checkout.
+   */
+  install?: boolean;
 }
 
 /** Agent name in the API: the namespace name, so two labs can share one tenant. */
@@ -346,7 +361,19 @@ async function buildLab(prefix: string, control: LabControl | undefined): Promis
       nsExec(ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.rp_filter=0', 'net.ipv6.conf.all.disable_ipv6=1']),
     );
   }
-  if (control) {
+  if (control?.install) {
+    const sock = await startRelay(prefix, control.apiUrl);
+    const script = await fetchInstaller(control.apiUrl);
+    for (const h of HOSTS) {
+      installLabAgent(prefix, h, script, [
+        '--token',
+        h.kind === 'mux' ? control.joinTokenMux : control.joinTokenHost,
+        '--agent-api',
+        `unix:${sock}`,
+      ]);
+      startInstalledAgent(prefix, h.name);
+    }
+  } else if (control) {
     const sock = await startRelay(prefix, control.apiUrl);
     // Enrolled through the relay, the same path the agents then use from inside their namespaces.
     for (const h of HOSTS) {
@@ -391,14 +418,98 @@ async function buildLab(prefix: string, control: LabControl | undefined): Promis
   }
   // In control mode the state arrives from the API (possibly none yet); the metrics server is enough.
   await waitFor('agents and services', () =>
-    HOSTS.every((h) => metricsText(prefix, h.name).includes('slipstream_config_revision')),
+    HOSTS.every((h) => {
+      if (control?.install && agentPid(prefix, h.name) === null)
+        throw new Error(
+          `installed agent ${h.name} exited: ${tail(join(labDir(prefix), `agent-${h.name}.log`))}`,
+        );
+      return metricsText(prefix, h.name).includes('slipstream_config_revision');
+    }),
   );
+  if (control?.install) {
+    for (const h of HOSTS) {
+      const st = JSON.parse(readFileSync(installedStateFile(prefix, h.name), 'utf8')) as ControlState;
+      const want = h.kind === 'mux' ? 'mux' : 'host';
+      if (st.role !== want)
+        throw new Error(`agent ${h.name} enrolled as ${st.role}, expected ${want}: wrong join token?`);
+    }
+  }
   await waitFor('backend services', () =>
     HOSTS.filter((h) => h.kind === 'backend').every((h) => {
       const out = sh('ip', nsExec(nsName(prefix, h.name), ['ss', '-Hltn']));
       return out.includes(':80 ') && out.includes(':5201 ') && out.includes(':7 ');
     }),
   );
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** The staging root a lab host's agent is installed into (`install.sh --root`). */
+export function installRoot(prefix: string, host: string): string {
+  return join(labDir(prefix), 'root', host);
+}
+
+/** The credential file the installed agent writes at its first start. */
+export function installedStateFile(prefix: string, host: string): string {
+  return join(installRoot(prefix, host), 'var', 'lib', 'slipstream', 'control.json');
+}
+
+/** The launcher `install.sh` writes (`run` enrolls once, then runs the agent; `cleanup`). */
+export function installedLauncher(prefix: string, host: string): string {
+  return join(installRoot(prefix, host), 'opt', 'slipstream', 'bin', 'slipstream-agent');
+}
+
+/** `GET <api>/install.sh`, as `curl -fsSL` would fetch it. */
+export async function fetchInstaller(apiUrl: string): Promise<string> {
+  const url = `${apiUrl.replace(/\/$/, '')}/install.sh`;
+  const r = await fetch(url);
+  const text = await r.text();
+  if (!r.ok) throw new Error(`GET ${url}: ${r.status} ${text.slice(0, 300)}`);
+  return text;
+}
+
+/**
+ * Runs the installer for one lab host in the root namespace (it downloads from the API like a real
+ * host), staged under `installRoot`; `extra` adds the token and agent API URL. Returns its output.
+ */
+export function installLabAgent(prefix: string, h: LabHostDef, script: string, extra: string[]): string {
+  const file = join(labDir(prefix), 'install.sh');
+  writeFileSync(file, script, { mode: 0o700 });
+  const args = [
+    file,
+    '--root',
+    installRoot(prefix, h.name),
+    '--no-systemd',
+    '--name',
+    agentName(prefix, h.name),
+    '--underlay',
+    h.underlay,
+    ...extra,
+  ];
+  try {
+    return execFileSync('bash', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`installing lab agent ${h.name}: ${(e.stderr || e.stdout || e.message).trim()}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Starts the installed launcher inside the host's namespace (what systemd's ExecStart would run). */
+export function startInstalledAgent(prefix: string, host: string): number {
+  const pid = startDetached(prefix, nsName(prefix, host), `agent-${host}`, [
+    installedLauncher(prefix, host),
+    'run',
+  ]);
+  writeFileSync(join(labDir(prefix), `agent-${host}.pid`), String(pid));
+  return pid;
 }
 
 export function labNamespaces(prefix: string): string[] {

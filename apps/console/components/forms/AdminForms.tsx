@@ -12,7 +12,7 @@ import {
   updateMember,
 } from '../../lib/actions';
 import { IDLE } from '../../lib/forms';
-import { Field, FormResult, SecretOnce, SelectField, SubmitButton, useResultToast } from '../ui';
+import { CopyButton, Field, FormResult, SecretOnce, SelectField, SubmitButton, useResultToast } from '../ui';
 import { DeleteButton } from './VipForms';
 
 const ROLES = [
@@ -121,23 +121,27 @@ export function RemoveMemberButton({ id }: { id: string }) {
 }
 
 /** Creates a join token and shows it once, with the install command when the installer exists. */
-export function AddAgentForm({ idem, installTemplate }: { idem: string; installTemplate?: string }) {
+export function AddAgentForm({ idem, installTemplate }: { idem: string; installTemplate: string }) {
   const [state, action] = useActionState(createJoinToken, { ...IDLE, idem });
-  const command =
-    state.secret && installTemplate ? installTemplate.replaceAll('{token}', state.secret) : undefined;
+  const command = state.secret ? installTemplate.replaceAll('{token}', state.secret) : undefined;
   return (
     <>
-      {state.secret ? <SecretOnce title="Join token created." secret={state.secret} extra={command} /> : null}
-      {state.secret && !command ? (
-        <p className="notice warn" data-testid="installer-pending">
-          No install one-liner is configured (SLIPSTREAM_INSTALL_COMMAND). Enroll the host with the
-          agent&apos;s{' '}
-          <span className="mono">
-            enroll --api &lt;API URL&gt; --token &lt;this token&gt; --name &lt;host&gt; --underlay &lt;host
-            IP&gt; --state-file &lt;file&gt;
-          </span>{' '}
-          command. The token enrolls as many agents as it allows until it expires.
-        </p>
+      {state.secret ? <SecretOnce title="Join token created." secret={state.secret} /> : null}
+      {command ? (
+        <div className="full" data-testid="install-one-liner" style={{ marginBottom: 12 }}>
+          <p className="muted" style={{ margin: '8px 0' }}>
+            On the new host (Linux, as root) run this: it installs the agent as a systemd service, which
+            enrolls with the token. Re-running it upgrades the agent;{' '}
+            <span className="mono">--uninstall</span> removes it.
+          </p>
+          {/* Wrapped, not scrolled: the copy button stays in view on a phone. */}
+          <div className="secret" style={{ alignItems: 'flex-start' }}>
+            <code data-testid="install-command" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+              {command}
+            </code>
+            <CopyButton text={command} label="Copy command" />
+          </div>
+        </div>
       ) : null}
       <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Add agent">
         <FormResult state={state} />

@@ -376,7 +376,22 @@ describe('console', () => {
     await form.locator('#f-name').fill('web-hosts');
     await form.getByRole('button', { name: 'Create join token' }).click();
     await expect.poll(() => page.getByTestId('secret-value').isVisible()).toBe(true);
-    await expect.poll(() => page.getByTestId('installer-pending').isVisible()).toBe(true);
+    // The install one-liner names the API's install.sh and carries exactly the token shown, with a copy button.
+    const secret = (await page.getByTestId('secret-value').innerText()).trim();
+    expect(secret).toMatch(/^sls_j_[A-Za-z0-9_-]{43}$/);
+    const oneLiner = page.getByTestId('install-command');
+    expect((await oneLiner.innerText()).replace(/\s+/g, ' ').trim()).toBe(
+      `curl -fsSL ${apiUrl}/install.sh | sudo bash -s -- --token ${secret}`,
+    );
+    // Its copy button is on screen (the command wraps instead of pushing it out of view).
+    const copy = page.getByTestId('install-one-liner').getByRole('button', { name: 'Copy command' });
+    const box = await copy.boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(page.viewportSize()!.width);
+    // The one-liner's URL really serves the installer.
+    const script = await fetch(`${apiUrl}/install.sh`);
+    expect(script.status).toBe(200);
+    expect(await script.text()).toContain(`API_URL='${apiUrl}'`);
     await shot(page, '13-agents');
   });
 
