@@ -54,6 +54,30 @@ export interface BackendSpec {
   port: number;
   weight: number;
   state: BackendState;
+  /**
+   * Health the control plane derived from the muxes' probes (absent: healthy). Hosts drop bypass entries
+   * to an unhealthy backend and refuse redirects naming it; a mux starts from it until its own probes
+   * decide.
+   */
+  healthy?: boolean;
+}
+
+export type ProbeProtocol = 'tcp' | 'http';
+
+/** How muxes probe the backends of a VIP's pool (absent: not probed, every backend counts as up). */
+export interface ProbeSpec {
+  /** `tcp`: a connect succeeds; `http`: `GET path` answers 2xx or 3xx. */
+  protocol: ProbeProtocol;
+  /** Absent: each backend's own port. */
+  port?: number;
+  /** HTTP only; absent: `/`. */
+  path?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes that turn an unhealthy backend healthy. */
+  healthyThreshold: number;
+  /** Consecutive failures that turn a healthy backend unhealthy. */
+  unhealthyThreshold: number;
 }
 
 export interface VipSpec {
@@ -67,6 +91,7 @@ export interface VipSpec {
   idleTimeoutS: number;
   bypass: BypassPolicy;
   backends: BackendSpec[];
+  probe?: ProbeSpec;
 }
 
 export interface EncapConfig {
@@ -199,29 +224,62 @@ function checkBypass(c: Checker, v: unknown, path: string): BypassPolicy {
 }
 
 function checkBackend(c: Checker, v: unknown, path: string): BackendSpec {
-  const o = c.obj(v, path, ['address', 'port', 'weight', 'state']) ?? {};
-  return {
+  const o = c.obj(v, path, ['address', 'port', 'weight', 'state'], ['healthy']) ?? {};
+  const b: BackendSpec = {
     address: c.ip(o.address, `${path}.address`),
     port: c.int(o.port, `${path}.port`, 1, 65535),
     weight: c.int(o.weight, `${path}.weight`, 0, 1000),
     state: c.oneOf(o.state, `${path}.state`, ['active', 'draining', 'disabled'] as const),
   };
+  if (o.healthy !== undefined) b.healthy = c.bool(o.healthy, `${path}.healthy`);
+  return b;
+}
+
+const PROBE_PATH_RE = /^\/[\x21-\x7e]{0,1023}$/;
+
+function checkProbe(c: Checker, v: unknown, path: string): ProbeSpec {
+  const o =
+    c.obj(
+      v,
+      path,
+      ['protocol', 'intervalMs', 'timeoutMs', 'healthyThreshold', 'unhealthyThreshold'],
+      ['port', 'path'],
+    ) ?? {};
+  const p: ProbeSpec = {
+    protocol: c.oneOf(o.protocol, `${path}.protocol`, ['tcp', 'http'] as const),
+    intervalMs: c.int(o.intervalMs, `${path}.intervalMs`, 100, 3_600_000),
+    timeoutMs: c.int(o.timeoutMs, `${path}.timeoutMs`, 50, 60_000),
+    healthyThreshold: c.int(o.healthyThreshold, `${path}.healthyThreshold`, 1, 20),
+    unhealthyThreshold: c.int(o.unhealthyThreshold, `${path}.unhealthyThreshold`, 1, 20),
+  };
+  if (o.port !== undefined) p.port = c.int(o.port, `${path}.port`, 1, 65535);
+  if (o.path !== undefined) {
+    p.path = c.str(o.path, `${path}.path`, PROBE_PATH_RE, 'an absolute path of printable ASCII, 1..1024');
+    if (o.protocol === 'tcp') c.fail(`${path}.path`, 'only http probes take a path');
+  }
+  if (p.timeoutMs >= p.intervalMs) c.fail(`${path}.timeoutMs`, 'must be lower than intervalMs');
+  return p;
 }
 
 function checkVip(c: Checker, v: unknown, path: string): VipSpec {
   const o =
-    c.obj(v, path, [
-      'id',
-      'name',
-      'address',
-      'protocol',
-      'port',
-      'poolId',
-      'distribution',
-      'idleTimeoutS',
-      'bypass',
-      'backends',
-    ]) ?? {};
+    c.obj(
+      v,
+      path,
+      [
+        'id',
+        'name',
+        'address',
+        'protocol',
+        'port',
+        'poolId',
+        'distribution',
+        'idleTimeoutS',
+        'bypass',
+        'backends',
+      ],
+      ['probe'],
+    ) ?? {};
   const vip: VipSpec = {
     id: c.str(o.id, `${path}.id`),
     name: c.str(
@@ -241,6 +299,7 @@ function checkVip(c: Checker, v: unknown, path: string): VipSpec {
       .arr(o.backends, `${path}.backends`, MAX_BACKENDS)
       .map((b, i) => checkBackend(c, b, `${path}.backends[${i}]`)),
   };
+  if (o.probe !== undefined) vip.probe = checkProbe(c, o.probe, `${path}.probe`);
   const seen = new Set<string>();
   vip.backends.forEach((b, i) => {
     if (seen.has(b.address)) c.fail(`${path}.backends[${i}].address`, `duplicate backend host ${b.address}`);
