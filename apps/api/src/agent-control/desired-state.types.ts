@@ -50,6 +50,30 @@ export interface BackendSpec {
   port: number;
   weight: number;
   state: BackendState;
+  /**
+   * Health the control plane derived from the muxes' probes (absent: healthy). Hosts drop bypass entries
+   * to an unhealthy backend and refuse redirects naming it; a mux starts from it until its own probes
+   * decide.
+   */
+  healthy?: boolean;
+}
+
+export type ProbeProtocol = 'tcp' | 'http';
+
+/** How muxes probe the backends of a VIP's pool (absent: not probed, every backend counts as up). */
+export interface ProbeSpec {
+  /** `tcp`: a connect succeeds; `http`: `GET path` answers 2xx or 3xx. */
+  protocol: ProbeProtocol;
+  /** Absent: each backend's own port. */
+  port?: number;
+  /** HTTP only; absent: `/`. */
+  path?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes that turn an unhealthy backend healthy. */
+  healthyThreshold: number;
+  /** Consecutive failures that turn a healthy backend unhealthy. */
+  unhealthyThreshold: number;
 }
 
 export interface VipSpec {
@@ -63,6 +87,7 @@ export interface VipSpec {
   idleTimeoutS: number;
   bypass: BypassPolicy;
   backends: BackendSpec[];
+  probe?: ProbeSpec;
 }
 
 export interface EncapConfig {

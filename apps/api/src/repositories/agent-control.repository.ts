@@ -2,7 +2,9 @@
 import type { Agent, AgentConfig, BypassKey, JoinToken, Prisma } from '../generated/prisma/client.js';
 import type { Tx } from '../db/prisma.js';
 
-export type VipWithBackends = Prisma.VipGetPayload<{ include: { pool: { include: { backends: true } } } }>;
+export type VipWithBackends = Prisma.VipGetPayload<{
+  include: { pool: { include: { backends: { include: { healthState: true } } } } };
+}>;
 
 export class AgentControlRepository {
   constructor(private readonly db: Tx) {}
@@ -82,7 +84,9 @@ export class AgentControlRepository {
   vipsOf(tenantId: string): Promise<VipWithBackends[]> {
     return this.db.vip.findMany({
       where: { tenantId },
-      include: { pool: { include: { backends: { orderBy: { id: 'asc' } } } } },
+      include: {
+        pool: { include: { backends: { orderBy: { id: 'asc' }, include: { healthState: true } } } },
+      },
     });
   }
 
