@@ -1,6 +1,6 @@
 // Tenant configuration -> one DesiredState per agent. Pure: the worker loads the rows, this decides what
 // each agent gets, and the agent's own validator (run on these outputs in a test) is the contract.
-import type { BackendSpec, DesiredState, ProbeSpec, VipSpec } from './desired-state.types.js';
+import type { BackendSpec, DesiredState, ProbeSpec, VipSpec } from '@slipstream/agent-protocol';
 
 export interface CompileBackend {
   address: string;

@@ -1,3 +1,4 @@
+import { validateDesiredState } from '@slipstream/agent-protocol';
 import { describe, expect, it } from 'vitest';
 import { compileTenant } from '../../src/agent-control/compiler.js';
 import { twoVipTenant } from './fixtures.js';
@@ -157,5 +158,34 @@ describe('config compiler', () => {
       revoked: false,
     });
     expect(compileTenant(t).states.has('e0000000-0000-4000-8000-000000000001')).toBe(false);
+  });
+});
+
+// The agent's own validator (shared through @slipstream/agent-protocol) is the contract.
+describe('compiled states against the agent validator', () => {
+  it('accepts every state of the fixture tenant, unchanged', () => {
+    const { states } = compileTenant(twoVipTenant());
+    expect(states.size).toBe(4);
+    for (const s of states.values()) {
+      // JSON round trip: the state travels as JSON over the stream.
+      const wire = JSON.parse(JSON.stringify(s)) as unknown;
+      expect(validateDesiredState(wire)).toEqual(wire);
+      expect((wire as { hosts: unknown[] }).hosts.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('accepts an empty tenant and a single-key tenant', () => {
+    const t = twoVipTenant();
+    t.vips = [];
+    t.keys = t.keys.slice(1);
+    for (const s of compileTenant(t).states.values())
+      expect(() => validateDesiredState(JSON.parse(JSON.stringify(s)))).not.toThrow();
+  });
+
+  it('really is the agent validator (it refuses a broken state)', () => {
+    const s = compileTenant(twoVipTenant()).states.values().next().value!;
+    expect(() =>
+      validateDesiredState({ ...s, vips: [{ ...s.vips[0], distribution: 'five_tuple' }] }),
+    ).toThrow(/distribution/);
   });
 });
