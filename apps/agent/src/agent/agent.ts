@@ -37,6 +37,7 @@ import {
 import { applyPlan, cleanupKernel, existingObjects, NftSession, run } from '../dataplane/kernel.js';
 import { GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
+import { Prober, withBackendHealth, type ProbeState, type ProbeTarget } from './prober.js';
 import { BucketHistogram, KernelCounterTracker, type RawCounter, type TelemetryReport } from './telemetry.js';
 
 /**
@@ -154,6 +155,8 @@ export class Agent {
   private readonly rxRejected = new Map<string, number>();
   private rxAccepted = 0;
   private readonly ttbMs = new BucketHistogram();
+  /** Mux only: probes of the backends, per the VIPs' probe settings. */
+  private readonly prober = new Prober((t, st) => this.onBackendHealth(t, st));
 
   readonly m = {
     flows: new CounterVec('slipstream_flows_total', 'New flows seen by this agent, by VIP and role'),
@@ -172,6 +175,11 @@ export class Agent {
     configErrors: new CounterVec('slipstream_config_errors_total', 'Rejected desired-state files'),
     revision: new CounterVec('slipstream_config_revision', 'Revision of the applied desired state', 'gauge'),
     muxUp: new CounterVec('slipstream_mux_up', 'Whether this host gets health replies from the mux', 'gauge'),
+    backendUp: new CounterVec(
+      'slipstream_backend_up',
+      "Mux only: this mux's probe verdict on a VIP's backend (1 up, 0 down; absent before a verdict)",
+      'gauge',
+    ),
     ttb: new Histogram(
       'slipstream_time_to_bypass_seconds',
       'First packet seen by the backend to entry active at the client',
@@ -264,7 +272,8 @@ export class Agent {
       throw new Error('agent identity (role, underlay) cannot change at run time; restart the agent');
     }
     const existing = (await existingObjects()) ?? undefined;
-    const plan = renderPlan(this.withMuxHealth(next), existing);
+    if (next.agent.role === 'mux') this.prober.setTargets(next);
+    const plan = renderPlan(this.withHealth(next), existing);
     this.rulesStableSince = Number.POSITIVE_INFINITY;
     try {
       await applyPlan(plan, next.encap);
@@ -284,6 +293,7 @@ export class Agent {
         ? this.replay
         : new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
     this.m.revision.set({}, next.revision);
+    this.updateBackendGauges();
     await this.ensureSocket(next);
     if (next.agent.role === 'host') {
       this.ensureTcpdump();
@@ -293,12 +303,46 @@ export class Agent {
     this.log(`applied revision ${next.revision} (${next.vips.length} VIPs, role ${next.agent.role})`);
   }
 
-  // ---------------------------------------------------------------- mux health
+  // ---------------------------------------------------------------- mux and backend health
 
-  /** The configured state with muxes this host cannot reach marked unhealthy. */
-  private withMuxHealth(s: DesiredState): DesiredState {
-    if (s.agent.role !== 'host' || this.muxDown.size === 0) return s;
+  /**
+   * The configured state as the kernel gets it: on a host, muxes it cannot reach marked unhealthy; on a
+   * mux, backends its probes hold down (or the control plane marked down, before the first verdict) out
+   * of the Maglev tables.
+   */
+  private withHealth(s: DesiredState): DesiredState {
+    if (s.agent.role === 'mux') return withBackendHealth(s, (v, b) => this.prober.healthy(v, b));
+    if (this.muxDown.size === 0) return s;
     return { ...s, muxes: s.muxes.map((m) => (this.muxDown.has(m.address) ? { ...m, healthy: false } : m)) };
+  }
+
+  /** A probe verdict changed: rebuild the Maglev tables at once (the mux keeps no flow state). */
+  private onBackendHealth(t: ProbeTarget, st: ProbeState): void {
+    this.log(
+      `backend ${t.address}:${t.port} (${t.protocol} probe) is ${st.verdict}${st.reason ? `: ${st.reason}` : ''}`,
+    );
+    this.updateBackendGauges();
+    this.reapply();
+  }
+
+  private reapply(): void {
+    this.reloading = this.reloading.then(() =>
+      this.state && !this.stopped
+        ? this.apply(this.state).catch((err: Error) => this.log(`re-apply failed: ${err.message}`))
+        : undefined,
+    );
+  }
+
+  private updateBackendGauges(): void {
+    this.m.backendUp.reset();
+    const st = this.state;
+    if (st?.agent.role !== 'mux') return;
+    for (const v of st.vips)
+      for (const b of v.backends) {
+        const verdict = this.prober.verdict(v, b).verdict;
+        if (verdict !== 'unknown')
+          this.m.backendUp.set({ vip: v.name, backend: b.address }, verdict === 'healthy' ? 1 : 0);
+      }
   }
 
   /**
@@ -325,11 +369,7 @@ export class Agent {
       if (down.size !== this.muxDown.size || [...down].some((a) => !this.muxDown.has(a))) {
         this.muxDown = down;
         this.log(`muxes not answering: ${[...down].join(', ') || 'none'}`);
-        this.reloading = this.reloading.then(() =>
-          this.state && !this.stopped
-            ? this.apply(this.state).catch((err: Error) => this.log(`re-apply failed: ${err.message}`))
-            : undefined,
-        );
+        this.reapply();
       }
     }, PROBE_INTERVAL_MS);
     this.probeTimer.unref();
@@ -478,6 +518,7 @@ export class Agent {
     const b = vip.backends.find((x) => x.address === r.backendHost);
     if (!b || b.state !== 'active' || b.weight === 0 || r.backendPort !== vip.port)
       return reject('backend_not_in_pool', r.nonce);
+    if (b.healthy === false) return reject('backend_unhealthy', r.nonce);
     if (!vip.bypass.enabled) return reject('bypass_disabled', r.nonce);
     if (
       vip.bypass.sourceCidrs.length > 0 &&
@@ -782,7 +823,8 @@ export class Agent {
     }
     this.m.flows.inc({ vip: vip.name, role: 'backend' });
     this.vipCounts(vip.id).flowsNew++;
-    if (!vip.bypass.enabled) return;
+    // A backend the control plane holds unhealthy: clients would refuse the redirect anyway.
+    if (!vip.bypass.enabled || me.healthy === false) return;
     if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
       return;
     const t = vip.bypass.idleTimeoutS;
@@ -931,7 +973,10 @@ export class Agent {
 
   // ---------------------------------------------------------------- config changes
 
-  /** Drops bypass entries whose backend left the pool, was drained or disabled, or whose VIP changed policy. */
+  /**
+   * Drops bypass entries whose backend left the pool, was drained, disabled or marked unhealthy, or whose
+   * VIP changed policy.
+   */
   private async pruneForConfig(st: DesiredState): Promise<void> {
     for (const [k, e] of [...this.client]) {
       const vip = this.findVip(e.vip, e.proto, e.vport);
@@ -942,6 +987,7 @@ export class Agent {
         b &&
         b.state === 'active' &&
         b.weight > 0 &&
+        b.healthy !== false &&
         (vip.bypass.sourceCidrs.length === 0 ||
           vip.bypass.sourceCidrs.some((c) => cidrContains(c, st.agent.underlay)));
       if (keep) continue;
@@ -959,7 +1005,8 @@ export class Agent {
     for (const [k, e] of [...this.backend]) {
       const vip = this.findVip(e.vip, e.proto, e.vport);
       const me = vip?.backends.find((x) => x.address === st.agent.underlay);
-      if (vip && vip.bypass.enabled && me && me.state === 'active' && me.weight > 0) continue;
+      if (vip && vip.bypass.enabled && me && me.state === 'active' && me.weight > 0 && me.healthy !== false)
+        continue;
       await this.removeBackendEntry(k, e, true);
     }
     this.updateGauges();
@@ -1051,8 +1098,8 @@ export class Agent {
       vips,
       redirectsReceived: { accepted: this.rxAccepted, rejected: Object.fromEntries(this.rxRejected) },
       timeToBypass: this.ttbMs.snapshot(),
-      // Muxes do not probe backends yet (the desired state carries no probe settings).
-      backendHealth: [],
+      // Muxes report their probe verdicts; hosts probe nothing.
+      backendHealth: st.agent.role === 'mux' ? this.prober.reports(st) : [],
     };
   }
 
@@ -1121,6 +1168,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.prober.stop();
     if (this.probeTimer) clearInterval(this.probeTimer);
     if (this.counterTimer) clearInterval(this.counterTimer);
     unwatchFile(this.opts.configFile ?? '');

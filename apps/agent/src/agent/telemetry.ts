@@ -3,8 +3,9 @@
  * this process started, so the API can store deltas between consecutive reports of the same `bootId`.
  */
 
-/** Upper bounds of the time-to-bypass buckets, in ms, as the protocol fixes them. */
-export const TTB_BUCKETS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 250, 1000];
+import { TTB_BUCKETS_MS } from '@slipstream/agent-protocol';
+
+export { TTB_BUCKETS_MS };
 
 export interface TelemetryVip {
   vipId: string;

@@ -105,6 +105,71 @@ describe('desired state validation', () => {
     expect(problems({ ...s, hosts: {} })).toContain('$.hosts: must be an array');
   });
 
+  it('keeps probe settings and backend health, and still accepts states without them', () => {
+    const s = sample('mux');
+    const web = s.vips[0]!;
+    web.probe = {
+      protocol: 'http',
+      path: '/healthz',
+      port: 8080,
+      intervalMs: 500,
+      timeoutMs: 200,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    };
+    web.backends[1]!.healthy = false;
+    web.backends[2]!.healthy = true;
+    const out = validateDesiredState(JSON.parse(JSON.stringify(s)));
+    expect(out.vips[0]!.probe).toEqual(web.probe);
+    expect(out.vips[0]!.backends.map((b) => b.healthy)).toEqual([undefined, false, true]);
+    // A state from before health existed: no probe, no health flag.
+    expect(out.vips[1]!.probe).toBeUndefined();
+    expect('healthy' in out.vips[1]!.backends[0]!).toBe(false);
+  });
+
+  it('refuses bad probe settings and health flags', () => {
+    const s = sample('mux');
+    const web = s.vips[0]!;
+    const bad = {
+      ...web,
+      probe: {
+        protocol: 'udp',
+        port: 0,
+        path: 'healthz',
+        intervalMs: 100,
+        timeoutMs: 100,
+        healthyThreshold: 0,
+        unhealthyThreshold: 21,
+        extra: 1,
+      },
+      backends: [{ ...web.backends[0]!, healthy: 'yes' }],
+    };
+    expect(problems({ ...s, vips: [bad] })).toEqual([
+      '$.vips[0].backends[0].healthy: must be true or false',
+      '$.vips[0].probe.extra: unknown field',
+      '$.vips[0].probe.protocol: must be one of tcp, http',
+      '$.vips[0].probe.healthyThreshold: must be an integer 1..20',
+      '$.vips[0].probe.unhealthyThreshold: must be an integer 1..20',
+      '$.vips[0].probe.port: must be an integer 1..65535',
+      '$.vips[0].probe.path: must be an absolute path of printable ASCII, 1..1024',
+      '$.vips[0].probe.timeoutMs: must be lower than intervalMs',
+    ]);
+    const tcpWithPath = {
+      ...web,
+      probe: {
+        protocol: 'tcp',
+        path: '/',
+        intervalMs: 1000,
+        timeoutMs: 500,
+        healthyThreshold: 1,
+        unhealthyThreshold: 1,
+      },
+    };
+    expect(problems({ ...s, vips: [tcpWithPath] })).toEqual([
+      '$.vips[0].probe.path: only http probes take a path',
+    ]);
+  });
+
   it('reports non-JSON text clearly', () => {
     expect(() => parseDesiredState('{ nope')).toThrow(/not JSON/);
     expect(() => parseDesiredState('[]')).toThrow(/\$: must be an object/);

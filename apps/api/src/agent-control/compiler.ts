@@ -1,12 +1,26 @@
 // Tenant configuration -> one DesiredState per agent. Pure: the worker loads the rows, this decides what
 // each agent gets, and the agent's own validator (run on these outputs in a test) is the contract.
-import type { BackendSpec, DesiredState, VipSpec } from './desired-state.types.js';
+import type { BackendSpec, DesiredState, ProbeSpec, VipSpec } from '@slipstream/agent-protocol';
 
 export interface CompileBackend {
   address: string;
   port: number;
   weight: number;
   state: 'active' | 'draining' | 'disabled';
+  /** Derived from the muxes' verdicts; only `unhealthy` takes a backend out (unknown is not a failure). */
+  health: 'healthy' | 'unhealthy' | 'unknown';
+}
+
+/** The pool's health probe (its DB columns). */
+export interface CompileProbe {
+  protocol: 'tcp' | 'http';
+  /** null: each backend's own port. */
+  port: number | null;
+  path: string | null;
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
 }
 
 export interface CompileVip {
@@ -22,6 +36,7 @@ export interface CompileVip {
   bypassSourceCidrs: string[];
   bypassMaxFlowsPerHost: number;
   bypassIdleTimeoutS: number;
+  probe: CompileProbe;
   backends: CompileBackend[];
 }
 
@@ -68,6 +83,21 @@ const MAX_MUXES = 64;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
+/** The agent's probe ranges match the API's; the cross-field rules are re-applied so a row never breaks a state. */
+function compileProbe(p: CompileProbe): ProbeSpec {
+  const intervalMs = clamp(p.intervalMs, 100, 3_600_000);
+  const out: ProbeSpec = {
+    protocol: p.protocol,
+    intervalMs,
+    timeoutMs: clamp(p.timeoutMs, 50, Math.min(60_000, intervalMs - 1)),
+    healthyThreshold: clamp(p.healthyThreshold, 1, 20),
+    unhealthyThreshold: clamp(p.unhealthyThreshold, 1, 20),
+  };
+  if (p.port !== null) out.port = p.port;
+  if (p.protocol === 'http') out.path = p.path ?? '/';
+  return out;
+}
+
 function compileVip(v: CompileVip, warnings: string[], replyOwner: Map<string, string>): VipSpec {
   const backends: BackendSpec[] = [];
   const seen = new Set<string>();
@@ -89,7 +119,13 @@ function compileVip(v: CompileVip, warnings: string[], replyOwner: Map<string, s
     }
     replyOwner.set(k, v.id);
     seen.add(b.address);
-    backends.push({ address: b.address, port: b.port, weight: b.weight, state: b.state });
+    backends.push({
+      address: b.address,
+      port: b.port,
+      weight: b.weight,
+      state: b.state,
+      healthy: b.health !== 'unhealthy',
+    });
   }
   return {
     id: v.id,
@@ -107,6 +143,7 @@ function compileVip(v: CompileVip, warnings: string[], replyOwner: Map<string, s
       idleTimeoutS: clamp(v.bypassIdleTimeoutS, AGENT_MIN_IDLE_S, 86_400),
     },
     backends,
+    probe: compileProbe(v.probe),
   };
 }
 

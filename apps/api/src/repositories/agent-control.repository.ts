@@ -3,7 +3,9 @@ import type { Agent, BypassKey, JoinToken, Prisma } from '../generated/prisma/cl
 import type { Tx } from '../db/prisma.js';
 import type { StoredRow } from '../agent-control/stored-state.js';
 
-export type VipWithBackends = Prisma.VipGetPayload<{ include: { pool: { include: { backends: true } } } }>;
+export type VipWithBackends = Prisma.VipGetPayload<{
+  include: { pool: { include: { backends: { include: { healthState: true } } } } };
+}>;
 
 export class AgentControlRepository {
   constructor(private readonly db: Tx) {}
@@ -83,7 +85,9 @@ export class AgentControlRepository {
   vipsOf(tenantId: string): Promise<VipWithBackends[]> {
     return this.db.vip.findMany({
       where: { tenantId },
-      include: { pool: { include: { backends: { orderBy: { id: 'asc' } } } } },
+      include: {
+        pool: { include: { backends: { orderBy: { id: 'asc' }, include: { healthState: true } } } },
+      },
     });
   }
 

@@ -360,11 +360,21 @@ export class AgentControlService {
         bypassSourceCidrs: v.bypassSourceCidrs,
         bypassMaxFlowsPerHost: v.bypassMaxFlowsPerHost,
         bypassIdleTimeoutS: v.bypassIdleTimeoutS,
+        probe: {
+          protocol: v.pool.probeProtocol,
+          port: v.pool.probePort,
+          path: v.pool.probePath,
+          intervalMs: v.pool.probeIntervalMs,
+          timeoutMs: v.pool.probeTimeoutMs,
+          healthyThreshold: v.pool.probeHealthyThreshold,
+          unhealthyThreshold: v.pool.probeUnhealthyThreshold,
+        },
         backends: v.pool.backends.map((b) => ({
           address: b.address,
           port: b.port,
           weight: b.weight,
           state: b.state,
+          health: b.healthState?.health === 'unhealthy' ? 'unhealthy' : 'healthy',
         })),
       })),
     };

@@ -379,6 +379,16 @@ describe('config push', () => {
       port: 80,
       weight: 100,
       state: 'active',
+      // No mux has reported yet: unknown health is not a failure.
+      healthy: true,
+    });
+    // The pool's default probe.
+    expect(first.state.vips[0].probe).toEqual({
+      protocol: 'tcp',
+      intervalMs: 5000,
+      timeoutMs: 2000,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
     });
     const t0 = Date.now();
     const patch = await api.call('PATCH', `/v1/pools/${ids.pool}/backends/${ids.backend}`, {

@@ -1,4 +1,15 @@
-import type { TenantConfig } from '../../src/agent-control/compiler.js';
+import type { CompileProbe, TenantConfig } from '../../src/agent-control/compiler.js';
+
+/** The API's default probe (PROBE_DEFAULTS). */
+export const TCP_PROBE: CompileProbe = {
+  protocol: 'tcp',
+  port: null,
+  path: null,
+  intervalMs: 5000,
+  timeoutMs: 2000,
+  healthyThreshold: 2,
+  unhealthyThreshold: 3,
+};
 
 const key = (n: number) => Buffer.alloc(32, n).toString('base64');
 
@@ -34,9 +45,10 @@ export function twoVipTenant(): TenantConfig {
         bypassSourceCidrs: [],
         bypassMaxFlowsPerHost: 1000,
         bypassIdleTimeoutS: 120,
+        probe: TCP_PROBE,
         backends: [
-          { address: '198.18.0.21', port: 80, weight: 100, state: 'active' },
-          { address: '198.18.0.22', port: 8443, weight: 100, state: 'active' },
+          { address: '198.18.0.21', port: 80, weight: 100, state: 'active', health: 'healthy' },
+          { address: '198.18.0.22', port: 8443, weight: 100, state: 'active', health: 'healthy' },
         ],
       },
       {
@@ -52,6 +64,7 @@ export function twoVipTenant(): TenantConfig {
         bypassSourceCidrs: [],
         bypassMaxFlowsPerHost: 5_000_000,
         bypassIdleTimeoutS: 120,
+        probe: TCP_PROBE,
         backends: [],
       },
       {
@@ -67,12 +80,13 @@ export function twoVipTenant(): TenantConfig {
         bypassSourceCidrs: ['198.18.0.0/24'],
         bypassMaxFlowsPerHost: 65_536,
         bypassIdleTimeoutS: 120,
+        probe: TCP_PROBE,
         backends: [
-          { address: '198.18.0.21', port: 80, weight: 100, state: 'active' },
-          { address: '198.18.0.22', port: 80, weight: 0, state: 'draining' },
-          { address: '198.18.0.23', port: 80, weight: 50, state: 'disabled' },
-          { address: '198.18.0.21', port: 80, weight: 10, state: 'active' },
-          { address: '198.18.0.24', port: 8080, weight: 10, state: 'active' },
+          { address: '198.18.0.21', port: 80, weight: 100, state: 'active', health: 'healthy' },
+          { address: '198.18.0.22', port: 80, weight: 0, state: 'draining', health: 'healthy' },
+          { address: '198.18.0.23', port: 80, weight: 50, state: 'disabled', health: 'unknown' },
+          { address: '198.18.0.21', port: 80, weight: 10, state: 'active', health: 'healthy' },
+          { address: '198.18.0.24', port: 8080, weight: 10, state: 'active', health: 'unhealthy' },
         ],
       },
     ],

@@ -1,0 +1,159 @@
+/**
+ * A real API for the lab's end-to-end tests: embedded PostgreSQL and Redis (devstack), migrations, and
+ * `apps/api/dist/main.js` as a child process that a test can kill and restart. Needs the API built.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  freePort,
+  startPostgres,
+  startRedis,
+  type StartedPostgres,
+  type StartedRedis,
+} from '@slipstream/devstack';
+import type { TelemetryReport } from '../../src/agent/telemetry.js';
+import { HOSTS } from '../../src/lab/lab.js';
+import { nsRun, sleep } from './helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
+const API_DIST = join(ROOT, 'apps', 'api', 'dist');
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  role: string;
+  connected: boolean;
+  appliedRevision: number | null;
+  desiredRevision: number | null;
+  lastError: string | null;
+}
+
+export class ApiHarness {
+  private dataDir = '';
+  private pg: StartedPostgres | null = null;
+  private redis: StartedRedis | null = null;
+  private api: ChildProcess | null = null;
+  private env: NodeJS.ProcessEnv = {};
+  port = 0;
+  /** Session token used by call(); set after signup. */
+  token = '';
+  /** The lab whose agents agents() and converged() look at. */
+  prefix = '';
+
+  constructor() {
+    // Safety net for a crashed run; stop() does the orderly cleanup.
+    process.on('exit', () => this.api?.kill('SIGKILL'));
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(join(ROOT, '.data'), { recursive: true });
+    this.dataDir = join(ROOT, '.data', `agent-e2e-${randomBytes(4).toString('hex')}`);
+    mkdirSync(this.dataDir);
+    // PostgreSQL runs as its own user and must traverse this folder.
+    chmodSync(this.dataDir, 0o755);
+    const [pgPort, redisPort] = [await freePort(), await freePort()];
+    this.port = await freePort();
+    this.pg = await startPostgres({ dataDir: join(this.dataDir, 'pg'), port: pgPort });
+    this.redis = await startRedis({ port: redisPort });
+    this.env = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'development',
+      PORT: String(this.port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: this.pg.url,
+      REDIS_URL: this.redis.url,
+      SLIPSTREAM_MASTER_KEY: randomBytes(32).toString('base64'),
+      LOG_LEVEL: 'warn',
+      NEXT_TELEMETRY_DISABLED: '1',
+      TURBO_TELEMETRY_DISABLED: '1',
+      CHECKPOINT_DISABLE: '1',
+    };
+    execFileSync(process.execPath, [join(API_DIST, 'db', 'migrate.js')], { env: this.env, stdio: 'pipe' });
+    await this.startApi();
+  }
+
+  async stop(): Promise<void> {
+    await this.killApi();
+    await this.redis?.stop();
+    await this.pg?.stop();
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async startApi(): Promise<void> {
+    const api = spawn(process.execPath, [join(API_DIST, 'main.js')], {
+      env: this.env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    this.api = api;
+    const end = Date.now() + 20_000;
+    for (;;) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${this.port}/v1/health`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > end || api.exitCode !== null) throw new Error('the API did not come up');
+      await sleep(100);
+    }
+  }
+
+  async killApi(): Promise<void> {
+    const p = this.api;
+    if (!p || p.exitCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const res = await fetch(`http://127.0.0.1:${this.port}${path}`, {
+      method,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as T };
+  }
+
+  async ok<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const r = await this.call<T>(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json;
+  }
+
+  async revision(): Promise<number> {
+    return (await this.ok<{ configRevision: number }>('GET', '/v1/me')).configRevision;
+  }
+
+  async agents(): Promise<AgentRow[]> {
+    return (await this.ok<{ items: AgentRow[] }>('GET', '/v1/agents?limit=200')).items.filter((a) =>
+      a.name.startsWith(`${this.prefix}-`),
+    );
+  }
+
+  /** Waits until every lab agent is connected and has ACKed `rev`; returns how long it took. */
+  async converged(rev: number, timeoutMs: number): Promise<number> {
+    const start = Date.now();
+    let last: AgentRow[] = [];
+    while (Date.now() - start < timeoutMs) {
+      last = await this.agents();
+      if (last.length === HOSTS.length && last.every((a) => a.connected && a.appliedRevision === rev)) {
+        return Date.now() - start;
+      }
+      await sleep(100);
+    }
+    throw new Error(`agents did not converge on revision ${rev}: ${JSON.stringify(last)}`);
+  }
+
+  /** An agent's own telemetry report, read inside its namespace. */
+  telemetry(host: string): TelemetryReport {
+    return JSON.parse(
+      nsRun(this.prefix, host, ['curl', '-s', '-m', '3', 'http://127.0.0.1:9464/telemetry']),
+    ) as TelemetryReport;
+  }
+}

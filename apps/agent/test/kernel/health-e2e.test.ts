@@ -1,0 +1,151 @@
+/**
+ * Backend health end to end, through the real API: the muxes probe per the pool's probe settings and
+ * report; a dead backend turns `unhealthy` in the API, the tenant's revision bumps, every agent ACKs it and
+ * the hosts' bypass entries to that backend are gone; it comes back the same way. Needs root and built
+ * `apps/api`, `packages/devstack`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOSTS, labDown, labUpWithControl } from '../../src/lab/lab.js';
+import { ApiHarness } from './api-harness.js';
+import { startHttpServer, stopHttpServer } from './backend-service.js';
+import { client, isRoot, newPrefix, nftElements, sleep } from './helpers.js';
+
+const B2 = '198.18.0.32';
+
+interface BackendRow {
+  id: string;
+  address: string;
+  health: 'healthy' | 'unhealthy' | 'unknown';
+}
+
+describe.skipIf(!isRoot)('backend health through the real API', () => {
+  const api = new ApiHarness();
+  process.on('exit', () => {
+    if (api.prefix) labDown(api.prefix);
+  });
+  beforeAll(() => api.start());
+  afterAll(async () => {
+    if (api.prefix) labDown(api.prefix);
+    await api.stop();
+  });
+
+  async function healthOf(poolId: string): Promise<Record<string, string>> {
+    const rows = (await api.ok<{ items: BackendRow[] }>('GET', `/v1/pools/${poolId}/backends`)).items;
+    return Object.fromEntries(rows.map((r) => [r.address, r.health]));
+  }
+
+  async function waitHealth(poolId: string, want: Record<string, string>, timeoutMs: number) {
+    const end = Date.now() + timeoutMs;
+    let last: Record<string, string> = {};
+    while (Date.now() < end) {
+      last = await healthOf(poolId);
+      if (Object.entries(want).every(([a, h]) => last[a] === h)) return;
+      await sleep(200);
+    }
+    throw new Error(`backend health never became ${JSON.stringify(want)}: ${JSON.stringify(last)}`);
+  }
+
+  const hostsBypassTo = (address: string): string[] =>
+    ['c1', 'c2'].filter((h) => nftElements(api.prefix, h, 'fo').includes(address));
+
+  it('a dead backend turns unhealthy, every agent ACKs the new revision, hosts drop their entries to it', async () => {
+    api.token = (
+      await api.ok<{ token: string }>('POST', '/v1/auth/signup', {
+        email: `health-${Date.now()}@example.com`,
+        password: 'correct horse battery',
+        tenantName: 'health e2e',
+      })
+    ).token;
+    const pool = await api.ok<{ id: string }>('POST', '/v1/pools', {
+      name: 'web',
+      healthProbe: {
+        protocol: 'http',
+        path: '/health',
+        intervalMs: 300,
+        timeoutMs: 200,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+      },
+    });
+    const backends = HOSTS.filter((h) => h.kind === 'backend');
+    for (const b of backends)
+      await api.ok('POST', `/v1/pools/${pool.id}/backends`, { address: b.underlay, port: 80 });
+    await api.ok('POST', '/v1/vips', {
+      name: 'web',
+      address: '198.19.0.10',
+      protocol: 'tcp',
+      port: 80,
+      poolId: pool.id,
+      bypass: { enabled: true, sourceCidrs: ['198.18.0.0/24'] },
+    });
+    const hostToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
+      name: 'lab-hosts',
+      role: 'host',
+      maxUses: 5,
+    });
+    const muxToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
+      name: 'lab-muxes',
+      role: 'mux',
+      maxUses: 2,
+    });
+    api.prefix = newPrefix();
+    await labUpWithControl(api.prefix, {
+      apiUrl: `http://127.0.0.1:${api.port}`,
+      joinTokenHost: hostToken.secret,
+      joinTokenMux: muxToken.secret,
+    });
+    const all = Object.fromEntries(backends.map((b) => [b.underlay, 'healthy']));
+    // The first verdicts turn every backend from unknown to healthy (each a revision of its own).
+    await waitHealth(pool.id, all, 20_000);
+    await api.converged(await api.revision(), 20_000);
+    const muxReport = api.telemetry('m1').backendHealth;
+    expect(muxReport.filter((r) => r.healthy)).toHaveLength(3);
+
+    // Bypassed HTTP flows from both clients, until each client holds an entry to b2.
+    for (let i = 0; i < 60 && hostsBypassTo(B2).length < 2; i++) {
+      const r = await client<{ status: number }>(
+        api.prefix,
+        i % 2 ? 'c1' : 'c2',
+        'http',
+        '198.19.0.10',
+        '80',
+      );
+      expect(r.status).toBe(200);
+    }
+    expect(hostsBypassTo(B2)).toEqual(['c1', 'c2']);
+
+    const before = await api.revision();
+    const t0 = Date.now();
+    stopHttpServer(api.prefix, 'b2');
+    await waitHealth(pool.id, { [B2]: 'unhealthy' }, 15_000);
+    const unhealthyMs = Date.now() - t0;
+    const rev = await api.revision();
+    expect(rev).toBeGreaterThan(before);
+    const ackMs = await api.converged(rev, 10_000);
+    console.log(
+      `backend down -> unhealthy in the API after ${unhealthyMs} ms; revision ${rev} ACKed by every agent +${ackMs} ms`,
+    );
+    expect(await healthOf(pool.id)).toEqual({ ...all, [B2]: 'unhealthy' });
+    expect(hostsBypassTo(B2)).toEqual([]);
+    // New flows work and never go to b2.
+    for (let i = 0; i < 10; i++) {
+      const r = await client<{ status: number; body: { backend: string } }>(
+        api.prefix,
+        'c1',
+        'http',
+        '198.19.0.10',
+        '80',
+      );
+      expect(r.status).toBe(200);
+      expect(r.body.backend).not.toBe('b2');
+    }
+    expect(hostsBypassTo(B2)).toEqual([]);
+
+    // Back up: healthy again, a new revision, every agent ACKs it.
+    startHttpServer(api.prefix, 'b2');
+    await waitHealth(pool.id, all, 15_000);
+    const back = await api.revision();
+    expect(back).toBeGreaterThan(rev);
+    await api.converged(back, 10_000);
+  }, 120_000);
+});
