@@ -147,14 +147,13 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
  * tunnel port, a VXLAN-GPE packet whose inner UDP header carries the flow: backend host -> VIP, client
  * port -> VIP port (kernel.ts installPacket). Only root's packets on `lo` are marked (the mark survives
  * decapsulation; packets from the wire never carry it), so only the agent can install this way. The VIP's
- * rule (one per protocol and timeout) adds or refreshes both elements with the VIP's timeouts (`ri` first: it receives), then turns the
+ * rule in chain `inst` (one per protocol and timeout) adds or refreshes both elements with the VIP's timeouts (`ri` first: it receives), then turns the
  * packet into a confirmation to the agent's redirect socket; a packet no rule installed is dropped, and
  * the agent, hearing nothing, falls back to its nft session. The agent checked signature, pool and policy
  * before sending it.
  */
-function installRules(state: DesiredState, vips: VipSpec[]): { out: string[]; pre: string[] } {
+function installRules(state: DesiredState, vips: VipSpec[]): string[] {
   const self = state.agent.underlay;
-  const mark = `meta mark ${INSTALL_MARK}`;
   // One rule per protocol and idle timeout (a handful), each matching its VIPs with one set lookup.
   const groups = new Map<string, { proto: number; t: number; keys: string[] }>();
   for (const v of vips) {
@@ -165,22 +164,22 @@ function installRules(state: DesiredState, vips: VipSpec[]): { out: string[]; pr
     g.keys.push(`${v.address} . ${v.port}`);
     groups.set(`${proto}/${t}`, g);
   }
-  const pre: string[] = [];
+  const inst: string[] = ['flush chain ip slipstream inst'];
   for (const { proto, t, keys } of groups.values()) {
-    pre.push(
-      `add rule ip slipstream pre iifname "${TUNNEL_DEV}" ${mark} ip daddr . udp dport { ${keys.join(', ')} }` +
+    inst.push(
+      `add rule ip slipstream inst ip daddr . udp dport { ${keys.join(', ')} }` +
         ` update @ri { ip saddr . ${proto} . udp dport . udp sport timeout ${t + GRACE_S}s : ip daddr }` +
         ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr }` +
         ` ip daddr set ${self} udp dport set ${state.redirect.port} notrack accept`,
     );
   }
-  pre.push(`add rule ip slipstream pre iifname "${TUNNEL_DEV}" ${mark} drop`);
-  return {
-    out: [
-      `add rule ip slipstream out oif "lo" ip daddr 127.0.0.1 udp dport ${state.encap.udpPort} meta skuid 0 meta mark set ${INSTALL_MARK}`,
-    ],
-    pre,
-  };
+  inst.push('add rule ip slipstream inst drop');
+  // One rule in each hooked chain, so the packets of flows pay for two mismatches and no more.
+  return [
+    ...inst,
+    `add rule ip slipstream out oif "lo" ip daddr 127.0.0.1 udp dport ${state.encap.udpPort} meta skuid 0 meta mark set ${INSTALL_MARK}`,
+    `add rule ip slipstream pre iifname "${TUNNEL_DEV}" meta mark ${INSTALL_MARK} jump inst`,
+  ];
 }
 
 export function renderPlan(
@@ -270,10 +269,10 @@ export function renderPlan(
     maps.push('fo', 'ri', 'bi', 'bo');
     lines.push('add chain ip slipstream out { type route hook output priority mangle; policy accept; }');
     lines.push('add chain ip slipstream pre { type filter hook prerouting priority raw; policy accept; }');
-    chains.push('out', 'pre');
+    lines.push('add chain ip slipstream inst');
+    chains.push('out', 'pre', 'inst');
     body.push('flush chain ip slipstream out', 'flush chain ip slipstream pre');
-    const install = installRules(state, vips);
-    body.push(...install.out, ...install.pre);
+    body.push(...installRules(state, vips));
     body.push('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips');
     body.push(
       `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo update @bo { ip saddr . ip daddr . meta l4proto . th sport . th dport timeout 1h } ip saddr set ${self}`,

@@ -122,19 +122,22 @@ describe('kernel plan rendering', () => {
     expect(lines).toContain(mark);
     // One rule per protocol and idle timeout; the VIPs with bypass off have none.
     const tcp =
-      'add rule ip slipstream pre iifname "slvx0" meta mark 22016 ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
     const udp =
-      'add rule ip slipstream pre iifname "slvx0" meta mark 22016 ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
     expect(lines).toContain(tcp);
     expect(lines).toContain(udp);
-    expect(lines.filter((l) => l.includes('meta mark 22016 ip daddr'))).toHaveLength(2);
-    const web = lines.indexOf(tcp);
-    // Anything marked that no rule installed is dropped, before any other rule of `pre` can take the
-    // packet for a new flow.
-    const drop = lines.indexOf('add rule ip slipstream pre iifname "slvx0" meta mark 22016 drop');
-    expect(drop).toBeGreaterThan(web);
+    expect(lines.filter((l) => l.startsWith('add rule ip slipstream inst ip daddr'))).toHaveLength(2);
+    // Anything marked that no rule installed is dropped; the jump comes first in `pre`, before the rules
+    // that take a backend's new flows from the tunnel.
+    const drop = lines.indexOf('add rule ip slipstream inst drop');
+    expect(drop).toBeGreaterThan(lines.indexOf(tcp));
     expect(drop).toBeGreaterThan(lines.indexOf(udp));
-    expect(drop).toBeLessThan(lines.findIndex((l) => l.includes('map @ri')));
+    const jump = lines.indexOf('add rule ip slipstream pre iifname "slvx0" meta mark 22016 jump inst');
+    expect(jump).toBeGreaterThan(drop);
+    expect(jump).toBeLessThan(
+      lines.findIndex((l) => l.startsWith('add rule ip slipstream pre') && !l.includes('jump inst')),
+    );
     expect(renderPlan(sample('mux')).nft).not.toContain('22016');
   });
 
