@@ -9,7 +9,7 @@
  * Removal runs the other way: senders (`fo`, `bo`) go first, receivers (`ri`, `bi`) a grace period later.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import http from 'node:http';
@@ -34,7 +34,17 @@ import {
   type DesiredState,
   type VipSpec,
 } from '../config/desired-state.js';
-import { applyPlan, cleanupKernel, existingObjects, NftSession, run } from '../dataplane/kernel.js';
+import {
+  applyPlan,
+  cleanupKernel,
+  existingObjects,
+  installPacket,
+  INSTALL_MAGIC,
+  INSTALL_TOKEN_LEN,
+  NftSession,
+  parseCounters,
+  run,
+} from '../dataplane/kernel.js';
 import { GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
 import { Prober, withBackendHealth, type ProbeState, type ProbeTarget } from './prober.js';
@@ -57,6 +67,11 @@ const HEALTH_LEN = 12;
 const PROBE_INTERVAL_MS = 200;
 /** A mux that has not answered for this long gets no new flows from this host. */
 const MUX_DEAD_MS = 1000;
+/** How long a client waits for its install packet's confirmation before installing through nft. */
+const INSTALL_CONFIRM_MS = 200;
+/** After this many unconfirmed install packets in a row, install through nft only for a while. */
+const INSTALL_MAX_MISSES = 3;
+const INSTALL_OFF_MS = 30_000;
 /** Default timeout of `bo` elements; replies refresh it, so (this - expires) is the time since the last one. */
 const BO_TIMEOUT_S = 3600;
 
@@ -117,6 +132,8 @@ function fkey(...parts: (string | number)[]): string {
 export class Agent {
   private state: DesiredState | null = null;
   private readonly nft = new NftSession();
+  /** Kernel counters are read through a session of their own: spawning nft each second stalled the loop. */
+  private readonly counterNft = new NftSession();
   private sock: dgram.Socket | null = null;
   private sockAddr = '';
   private tcpdump: ChildProcess | null = null;
@@ -130,6 +147,10 @@ export class Agent {
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
+  /** Install packets awaiting their confirmation, by token (hex). */
+  private readonly installs = new Map<string, () => void>();
+  private installMisses = 0;
+  private installOffUntil = 0;
   private stopped = false;
   /** Mux underlay address -> last health reply (ms). */
   private readonly muxSeen = new Map<string, number>();
@@ -172,6 +193,10 @@ export class Agent {
     ),
     acks: new CounterVec('slipstream_redirect_acks_total', 'Acks received by the backend side'),
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
+    installs: new CounterVec(
+      'slipstream_bypass_installs_total',
+      'Client entry installs, by how they reached the kernel (install packet or nft)',
+    ),
     configErrors: new CounterVec('slipstream_config_errors_total', 'Rejected desired-state files'),
     revision: new CounterVec('slipstream_config_revision', 'Revision of the applied desired state', 'gauge'),
     muxUp: new CounterVec('slipstream_mux_up', 'Whether this host gets health replies from the mux', 'gauge'),
@@ -459,6 +484,10 @@ export class Agent {
   }
 
   private onMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (buf.length === INSTALL_MAGIC.length + INSTALL_TOKEN_LEN && buf.subarray(0, 4).equals(INSTALL_MAGIC)) {
+      this.installs.get(buf.toString('hex', INSTALL_MAGIC.length))?.();
+      return;
+    }
     if (buf.length === HEALTH_LEN && buf.subarray(0, 4).equals(HEALTH_MAGIC)) {
       if (this.state?.agent.role === 'mux') this.sock?.send(buf, rinfo.port, rinfo.address);
       else this.muxSeen.set(rinfo.address, Date.now());
@@ -574,8 +603,13 @@ export class Agent {
     const add = `add element ip ${NFT_TABLE} ri { ${ri} timeout ${t + GRACE_S}s : ${f.vip} }; add element ip ${NFT_TABLE} fo { ${fo} timeout ${t}s : ${r.backendHost} }`;
     const del = `delete element ip ${NFT_TABLE} ri { ${ri} }; delete element ip ${NFT_TABLE} fo { ${fo} }`;
     try {
-      // A renewal replaces both elements atomically, which restarts their timeouts.
-      await this.nft.exec(existing ? `${del}; ${add}` : add);
+      // The install packet adds or refreshes both elements (ri first); nft is the fallback. A renewal
+      // through nft replaces both atomically, which restarts their timeouts.
+      if (await this.installByPacket(f, r.backendHost)) this.m.installs.inc({ via: 'packet' });
+      else {
+        await this.nft.exec(existing ? `${del}; ${add}` : add);
+        this.m.installs.inc({ via: 'nft' });
+      }
     } catch (err) {
       try {
         await this.nft.exec(existing ? add : `${del}; ${add}`);
@@ -605,6 +639,42 @@ export class Agent {
     }
     this.updateGauges();
     this.reply(rinfo, r.nonce, true);
+  }
+
+  /**
+   * Sends the kernel an install packet for ri and fo (render.ts installRules) and waits for its
+   * confirmation; false when none came in time (no rule for the VIP yet, a full map, a host firewall),
+   * and the caller installs through nft. Repeated misses switch this path off for a while.
+   */
+  private installByPacket(f: Redirect['flow'], backendHost: string): Promise<boolean> {
+    const st = this.state;
+    const sock = this.sock;
+    if (!st || !sock || Date.now() < this.installOffUntil) return Promise.resolve(false);
+    const token = randomBytes(INSTALL_TOKEN_LEN);
+    const id = token.toString('hex');
+    const pkt = installPacket(
+      st.encap.vni,
+      { backendHost, vip: f.vip, clientPort: f.clientPort, vipPort: f.vipPort },
+      token,
+    );
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.installs.delete(id);
+        if (++this.installMisses >= INSTALL_MAX_MISSES) {
+          this.installMisses = 0;
+          this.installOffUntil = Date.now() + INSTALL_OFF_MS;
+          this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
+        }
+        resolve(false);
+      }, INSTALL_CONFIRM_MS);
+      this.installs.set(id, () => {
+        clearTimeout(timer);
+        this.installs.delete(id);
+        this.installMisses = 0;
+        resolve(true);
+      });
+      sock.send(pkt, st.encap.udpPort, '127.0.0.1');
+    });
   }
 
   private setClient(k: string, e: ClientEntry): void {
@@ -1036,17 +1106,10 @@ export class Agent {
   }
 
   private async readKernelCounters(): Promise<Map<string, RawCounter>> {
-    const out = JSON.parse(await run('nft', ['-j', 'list', 'counters', 'table', 'ip', NFT_TABLE])) as {
-      nftables: { counter?: { name: string; packets: number; bytes: number } }[];
-    };
-    const raw = new Map<string, RawCounter>();
-    for (const item of out.nftables)
-      if (item.counter)
-        raw.set(item.counter.name, { packets: item.counter.packets, bytes: item.counter.bytes });
-    return raw;
+    return parseCounters(await this.counterNft.query(`list counters table ip ${NFT_TABLE}`));
   }
 
-  /** Reads the kernel counters (a separate `nft` process: the flow session stays free for bypass work). */
+  /** Reads the kernel counters (a separate `nft` session: the flow session stays free for bypass work). */
   private refreshCounters(): Promise<Map<string, RawCounter>> {
     if (!this.state) return Promise.resolve(this.rawCounters);
     // Concurrent callers share one read: two readings applied out of order would look like a reset.
@@ -1176,6 +1239,7 @@ export class Agent {
     this.sock?.close();
     this.metricsServer?.close();
     this.nft.stop();
+    this.counterNft.stop();
     for (const e of this.client.values()) if (e.timer) clearTimeout(e.timer);
     for (const e of this.backend.values()) e.timers.forEach(clearTimeout);
   }

@@ -81,6 +81,7 @@ const CFG = {
   rrRounds: Q ? 1 : 3,
   shortConnections: Q ? 100 : 400,
   mixedSeconds: Q ? 4 : 10,
+  kindSeconds: Q ? 2 : 4,
   floodSeconds: Q ? 2 : 5,
 };
 
@@ -431,6 +432,39 @@ async function measure(startedAt: string): Promise<number> {
   } catch (err) {
     mixed.errors.push((err as Error).message);
     log(`  ${(err as Error).message}`);
+  }
+
+  // The same kinds one at a time from one client, to show which of them the mux packets come from.
+  mixed.kinds = [];
+  for (const [kind, flags] of [
+    ['bulk', ['--bulk', '2', '--keepalive', '0', '--short', '0']],
+    ['keepalive', ['--bulk', '0', '--keepalive', '4', '--short', '0']],
+    ['short', ['--bulk', '0', '--keepalive', '0', '--short', '4']],
+  ] as const) {
+    checkAbort();
+    try {
+      const before = await scrape(c1);
+      const o = await client<{ requests: number; bulkTransfers: number }>(
+        c1.netns,
+        'mixed',
+        t.http,
+        ['--seconds', String(CFG.kindSeconds), ...flags],
+        (CFG.kindSeconds + 90) * 1000,
+      );
+      await new Promise((res) => setTimeout(res, 500));
+      const d = deltaSamples(before, await scrape(c1));
+      const k = {
+        kind,
+        seconds: CFG.kindSeconds,
+        directPackets: sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'direct' }),
+        muxPackets: sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'mux' }),
+        units: kind === 'bulk' ? o.bulkTransfers : o.requests,
+      };
+      mixed.kinds.push(k);
+      log(`  ${kind} alone: direct ${k.directPackets} pkts, mux ${k.muxPackets} pkts, ${k.units} units`);
+    } catch (err) {
+      mixed.errors.push(`${kind} alone: ${(err as Error).message}`);
+    }
   }
 
   checkAbort();

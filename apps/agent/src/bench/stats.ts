@@ -89,6 +89,11 @@ export interface BenchResults {
     share: number | null;
     requests: number;
     errors: string[];
+    /**
+     * Each kind of flow of the mix alone, from one client: where the mux packets come from. A flow's
+     * first packets reach the backend through the mux before any redirect can come back.
+     */
+    kinds?: MixedKind[];
   };
   flowRate: {
     seconds: number;
@@ -99,6 +104,21 @@ export interface BenchResults {
     errors: string[];
   };
 }
+
+export interface MixedKind {
+  kind: 'bulk' | 'keepalive' | 'short';
+  seconds: number;
+  directPackets: number;
+  muxPackets: number;
+  /** Bulk transfers, or HTTP requests (keep-alive and short; a short connection carries one). */
+  units: number;
+}
+
+const KIND_UNIT: Record<MixedKind['kind'], string> = {
+  bulk: 'transfer',
+  keepalive: 'request',
+  short: 'connection',
+};
 
 export const TARGETS = {
   bypassThroughputRatioMin: 0.9,
@@ -183,6 +203,19 @@ export function resultRows(r: BenchResults): Row[] {
     target: `>= ${TARGETS.mixedShareMin * 100} %`,
     verdict: judge(r.mixed.share, (v) => v >= TARGETS.mixedShareMin),
   });
+  for (const k of r.mixed.kinds ?? []) {
+    const total = k.directPackets + k.muxPackets;
+    rows.push({
+      metric: `  ${k.kind} alone (${k.seconds} s, 1 client)`,
+      value:
+        total === 0
+          ? '-'
+          : `${((k.directPackets / total) * 100).toFixed(1)} % (${k.muxPackets}/${total} pkts via mux)`,
+      vsDirect: k.units > 0 ? `${(k.muxPackets / k.units).toFixed(2)} mux pkts/${KIND_UNIT[k.kind]}` : '',
+      target: '',
+      verdict: '',
+    });
+  }
   rows.push({
     metric: `new flows/s opened by one host (${r.flowRate.seconds} s)`,
     value: fmt(r.flowRate.flowsPerSec, 0, ' flows/s'),

@@ -28,6 +28,8 @@ export const GRACE_S = 5;
 export const NFLOG_GROUP = 83;
 /** Mark and routing table of a backend's mux-path replies to agent hosts (carried in the tunnel). */
 export const REPLY_MARK = 0x5500;
+/** Mark of the agent's own install packets (see installRules); only root's packets on `lo` get it. */
+export const INSTALL_MARK = 0x5600;
 const HASH_SEED = '0x534c5053';
 
 /** Short stable name for a VIP in nft object names (ids may contain characters nft does not accept). */
@@ -96,10 +98,11 @@ function vipKey(v: VipSpec): string {
 }
 
 const FLOW_MAPS = [
-  // client: VIP . proto . client port . VIP port -> backend host
-  'add map ip slipstream fo { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  // client: VIP . proto . client port . VIP port -> backend host (also filled by installRules: the size
+  // lifts the 65535 cap a map updated from the packet path would get)
+  'add map ip slipstream fo { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; size 1048576; }',
   // client: backend host . proto . VIP port . client port -> VIP
-  'add map ip slipstream ri { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; }',
+  'add map ip slipstream ri { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags timeout; size 1048576; }',
   // backend: client . proto . client port . VIP port -> VIP; the kernel adds an element itself when a new
   // bypassable flow arrives from a mux (see newFlowRules), the agent renews and removes them.
   'add map ip slipstream bi { type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr; flags dynamic,timeout; size 1048576; }',
@@ -138,6 +141,47 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
   return out;
 }
 
+/**
+ * Client side: the agent installs a verified redirect's `ri` and `fo` elements without an nft round trip
+ * (~0.05 ms instead of ~0.2-1 ms, and no third process to schedule). It sends itself, through `lo` to the
+ * tunnel port, a VXLAN-GPE packet whose inner UDP header carries the flow: backend host -> VIP, client
+ * port -> VIP port (kernel.ts installPacket). Only root's packets on `lo` are marked (the mark survives
+ * decapsulation; packets from the wire never carry it), so only the agent can install this way. The VIP's
+ * rule in chain `inst` (one per protocol and timeout) adds or refreshes both elements with the VIP's timeouts (`ri` first: it receives), then turns the
+ * packet into a confirmation to the agent's redirect socket; a packet no rule installed is dropped, and
+ * the agent, hearing nothing, falls back to its nft session. The agent checked signature, pool and policy
+ * before sending it.
+ */
+function installRules(state: DesiredState, vips: VipSpec[]): string[] {
+  const self = state.agent.underlay;
+  // One rule per protocol and idle timeout (a handful), each matching its VIPs with one set lookup.
+  const groups = new Map<string, { proto: number; t: number; keys: string[] }>();
+  for (const v of vips) {
+    if (!v.bypass.enabled) continue;
+    const proto = v.protocol === 'tcp' ? 6 : 17;
+    const t = v.bypass.idleTimeoutS;
+    const g = groups.get(`${proto}/${t}`) ?? { proto, t, keys: [] };
+    g.keys.push(`${v.address} . ${v.port}`);
+    groups.set(`${proto}/${t}`, g);
+  }
+  const inst: string[] = ['flush chain ip slipstream inst'];
+  for (const { proto, t, keys } of groups.values()) {
+    inst.push(
+      `add rule ip slipstream inst ip daddr . udp dport { ${keys.join(', ')} }` +
+        ` update @ri { ip saddr . ${proto} . udp dport . udp sport timeout ${t + GRACE_S}s : ip daddr }` +
+        ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr }` +
+        ` ip daddr set ${self} udp dport set ${state.redirect.port} notrack accept`,
+    );
+  }
+  inst.push('add rule ip slipstream inst drop');
+  // One rule in each hooked chain, so the packets of flows pay for two mismatches and no more.
+  return [
+    ...inst,
+    `add rule ip slipstream out oif "lo" ip daddr 127.0.0.1 udp dport ${state.encap.udpPort} meta skuid 0 meta mark set ${INSTALL_MARK}`,
+    `add rule ip slipstream pre iifname "${TUNNEL_DEV}" meta mark ${INSTALL_MARK} jump inst`,
+  ];
+}
+
 export function renderPlan(
   state: DesiredState,
   existing: ExistingObjects = { chains: [], counters: [], maps: [] },
@@ -147,7 +191,7 @@ export function renderPlan(
   const lines: string[] = [`add table ip ${NFT_TABLE}`];
   const chains: string[] = [];
   const counters: string[] = [];
-  const maps: string[] = ['vips', 'sync'];
+  const maps: string[] = ['vips'];
   const rules: RuleSpec[] = [];
   const routes: RouteSpec[] = [];
   const localVips: string[] = [];
@@ -156,8 +200,6 @@ export function renderPlan(
   // through to the main table, or it would loop into the tunnel.
   const vipAddrList = [...new Set(vips.map((v) => v.address))].sort();
   lines.push('add map ip slipstream vips { type ipv4_addr . inet_proto . inet_service : verdict; }');
-  // Private to NftSession: its completion token.
-  lines.push('add set ip slipstream sync { type ipv4_addr; }');
   const sysctls: Record<string, string> = {
     'net.ipv4.conf.all.rp_filter': '0',
     'net.ipv4.conf.default.rp_filter': '0',
@@ -227,8 +269,10 @@ export function renderPlan(
     maps.push('fo', 'ri', 'bi', 'bo');
     lines.push('add chain ip slipstream out { type route hook output priority mangle; policy accept; }');
     lines.push('add chain ip slipstream pre { type filter hook prerouting priority raw; policy accept; }');
-    chains.push('out', 'pre');
+    lines.push('add chain ip slipstream inst');
+    chains.push('out', 'pre', 'inst');
     body.push('flush chain ip slipstream out', 'flush chain ip slipstream pre');
+    body.push(...installRules(state, vips));
     body.push('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips');
     body.push(
       `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo update @bo { ip saddr . ip daddr . meta l4proto . th sport . th dport timeout 1h } ip saddr set ${self}`,

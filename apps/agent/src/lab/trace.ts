@@ -20,6 +20,9 @@ export interface TraceReport {
   flows: number;
   complete: number;
   stages: StageFigures[];
+  /** First packet seen by the backend -> entry active at the client: time-to-bypass as defined. */
+  active: Omit<StageFigures, 'from' | 'to'>;
+  /** First packet -> ack at the backend: what the agents' histogram records (clocks of one host only). */
   total: Omit<StageFigures, 'from' | 'to'>;
 }
 
@@ -55,6 +58,7 @@ export function traceReport(lines: Iterable<string>): TraceReport {
     flows: flows.size,
     complete: done.length,
     stages,
+    active: figures(done.map((f) => f.installed - f.seen)),
     total: figures(done.map((f) => f.ack - f.seen)),
   };
 }
@@ -66,6 +70,7 @@ export function renderTraceReport(r: TraceReport): string {
     `${r.complete} complete bypasses of ${r.flows} traced flows (ms)`,
     `${'step'.padEnd(22)} ${['p50', 'p90', 'p99', 'max'].map((x) => x.padStart(8)).join(' ')}`,
     ...r.stages.map((s) => row(`${s.from} -> ${s.to}`, s)),
+    row('seen -> installed', r.active),
     row('seen -> ack (total)', r.total),
   ].join('\n');
 }

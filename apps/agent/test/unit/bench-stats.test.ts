@@ -192,6 +192,40 @@ describe('result table', () => {
     expect(overallVerdict(rows)).toBe('MISS');
   });
 
+  it('shows each kind of flow of the mix alone, with mux packets per unit, unjudged', () => {
+    const rows = resultRows(
+      results({
+        mixed: {
+          seconds: 10,
+          directPackets: 9500,
+          muxPackets: 500,
+          share: 0.95,
+          requests: 5000,
+          errors: [],
+          kinds: [
+            { kind: 'bulk', seconds: 4, directPackets: 9900, muxPackets: 100, units: 20 },
+            { kind: 'short', seconds: 4, directPackets: 400, muxPackets: 600, units: 200 },
+            { kind: 'keepalive', seconds: 4, directPackets: 0, muxPackets: 0, units: 0 },
+          ],
+        },
+      }),
+    );
+    const by = (prefix: string) => rows.find((r) => r.metric.startsWith(prefix))!;
+    expect(by('  bulk alone (4 s, 1 client)')).toMatchObject({
+      value: '99.0 % (100/10000 pkts via mux)',
+      vsDirect: '5.00 mux pkts/transfer',
+      verdict: '',
+    });
+    expect(by('  short alone')).toMatchObject({
+      value: '40.0 % (600/1000 pkts via mux)',
+      vsDirect: '3.00 mux pkts/connection',
+    });
+    expect(by('  keepalive alone')).toMatchObject({ value: '-', vsDirect: '' });
+    // The rows follow the mixed line they explain.
+    expect(rows.indexOf(by('  bulk alone'))).toBe(rows.indexOf(by('mixed')) + 1);
+    expect(overallVerdict(rows)).toBe('PASS');
+  });
+
   it('renders aligned columns', () => {
     const text = renderTable(resultRows(results()));
     const lines = text.split('\n');

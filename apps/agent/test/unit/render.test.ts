@@ -89,7 +89,7 @@ describe('kernel plan rendering', () => {
     );
     // Before the port translation, whose rewrite would hide the VIP port the key holds.
     expect(lines.findIndex((l) => l.includes('log group'))).toBeLessThan(
-      lines.findIndex((l) => l.includes('dport set')),
+      lines.findIndex((l) => l.includes('dport set ip daddr')),
     );
     const drained = sample('host');
     drained.agent.underlay = '198.18.0.31';
@@ -110,8 +110,35 @@ describe('kernel plan rendering', () => {
     expect(nft.indexOf(inRule)).toBeGreaterThan(nft.findIndex((l) => l.includes('map @bi')));
     expect(nft.indexOf(outRule)).toBeLessThan(nft.findIndex((l) => l.includes('@bo update')));
     // No udp rule without a translated UDP VIP; no rules on a host that does not serve the VIP.
-    expect(nft.some((l) => l.includes('udp dport set'))).toBe(false);
-    expect(renderPlan(sample('host')).nft).not.toContain('dport set');
+    expect(nft.some((l) => l.includes('udp dport set ip daddr'))).toBe(false);
+    expect(renderPlan(sample('host')).nft).not.toContain('dport set ip daddr');
+  });
+
+  it('lets the agent install client entries with a marked packet of its own, per bypass VIP', () => {
+    const s = sample('host');
+    const lines = renderPlan(s).nft.split('\n');
+    const mark =
+      'add rule ip slipstream out oif "lo" ip daddr 127.0.0.1 udp dport 4790 meta skuid 0 meta mark set 22016';
+    expect(lines).toContain(mark);
+    // One rule per protocol and idle timeout; the VIPs with bypass off have none.
+    const tcp =
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+    const udp =
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+    expect(lines).toContain(tcp);
+    expect(lines).toContain(udp);
+    expect(lines.filter((l) => l.startsWith('add rule ip slipstream inst ip daddr'))).toHaveLength(2);
+    // Anything marked that no rule installed is dropped; the jump comes first in `pre`, before the rules
+    // that take a backend's new flows from the tunnel.
+    const drop = lines.indexOf('add rule ip slipstream inst drop');
+    expect(drop).toBeGreaterThan(lines.indexOf(tcp));
+    expect(drop).toBeGreaterThan(lines.indexOf(udp));
+    const jump = lines.indexOf('add rule ip slipstream pre iifname "slvx0" meta mark 22016 jump inst');
+    expect(jump).toBeGreaterThan(drop);
+    expect(jump).toBeLessThan(
+      lines.findIndex((l) => l.startsWith('add rule ip slipstream pre') && !l.includes('jump inst')),
+    );
+    expect(renderPlan(sample('mux')).nft).not.toContain('22016');
   });
 
   it('spreads over healthy muxes only, and drops a disabled backend from local VIPs', () => {
@@ -137,7 +164,9 @@ describe('kernel plan rendering', () => {
     });
     expect(plan.nft).toContain(`delete chain ip slipstream v_${t}`);
     expect(plan.nft).toContain(`delete counter ip slipstream m_${t}`);
-    expect(plan.nft).not.toMatch(/delete map ip slipstream (fo|ri|bi|bo|sync)\b/);
+    expect(plan.nft).not.toMatch(/delete map ip slipstream (fo|ri|bi|bo)\b/);
+    // The set earlier agents used as the nft session's completion token goes away.
+    expect(plan.nft).toContain('delete map ip slipstream sync');
     expect(plan.nft).not.toMatch(/flush map ip slipstream (fo|ri|bi|bo)\b/);
   });
 

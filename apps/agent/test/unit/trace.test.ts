@@ -24,6 +24,9 @@ describe('time-to-bypass trace report', () => {
     expect(rx.p50).toBeCloseTo(3); // upper median of [1, 3]
     expect(rx.max).toBeCloseTo(3);
     expect(r.total.max).toBeCloseTo(4.5);
+    // Entry active at the client: everything but the ack's way back.
+    expect(r.active.max).toBeCloseTo(4.1);
+    expect(r.active.p50).toBeCloseTo(4.1); // upper median of [1.7, 4.1]
     expect(renderTraceReport(r)).toMatch(/rx -> installed\s+3\.00/);
   });
 

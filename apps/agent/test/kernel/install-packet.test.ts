@@ -1,0 +1,89 @@
+/**
+ * The client agent installs a verified redirect's entries with an install packet of its own (render.ts
+ * installRules) instead of an nft round trip. Only root on the host itself may do that: the same packet
+ * from an unprivileged local process or from another host installs nothing.
+ */
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacket } from '../../src/dataplane/kernel.js';
+import { nsName, sleep } from '../../src/lab/lab.js';
+import {
+  client,
+  isRoot,
+  metric,
+  nftElements,
+  readHostConfig,
+  startLab,
+  stopLab,
+  waitUntil,
+} from './helpers.js';
+
+const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'client.mjs');
+
+describe.skipIf(!isRoot)('install packets', () => {
+  let prefix = '';
+  let tunnelPort = 0;
+  let vni = 0;
+  beforeAll(async () => {
+    prefix = await startLab();
+    const cfg = readHostConfig(prefix, 'c1');
+    tunnelPort = cfg.encap.udpPort;
+    vni = cfg.encap.vni;
+  });
+  afterAll(() => stopLab(prefix));
+
+  const packet = (clientPort: number): string =>
+    installPacket(
+      vni,
+      { backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort, vipPort: 80 },
+      Buffer.alloc(8, 1),
+    ).toString('hex');
+  const installed = (clientPort: number): boolean =>
+    nftElements(prefix, 'c1', 'fo').includes(`198.19.0.10 . tcp . ${clientPort} . 80 `);
+
+  it('carry the client entries of real bypassed flows', async () => {
+    const before = metric(prefix, 'c1', 'slipstream_bypass_installs_total', { via: 'packet' });
+    const r = await client<{ status: number }>(prefix, 'c1', 'http', '198.19.0.10', '80');
+    expect(r.status).toBe(200);
+    await waitUntil(
+      'the flow is bypassed',
+      () => metric(prefix, 'c1', 'slipstream_bypass_installs_total', { via: 'packet' }) > before,
+    );
+    expect(metric(prefix, 'c1', 'slipstream_bypass_installs_total', { via: 'nft' })).toBe(0);
+  });
+
+  it('from root on the host install ri and fo', async () => {
+    await client(prefix, 'c1', 'send-hex', '127.0.0.1', String(tunnelPort), '127.0.0.1', packet(50001));
+    expect(installed(50001)).toBe(true);
+    expect(nftElements(prefix, 'c1', 'ri')).toContain('198.18.0.31 . tcp . 80 . 50001 ');
+  });
+
+  it('from an unprivileged process on the host install nothing', async () => {
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      nsName(prefix, 'c1'),
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      CLIENT,
+      'send-hex',
+      '127.0.0.1',
+      String(tunnelPort),
+      '127.0.0.1',
+      packet(50002),
+    ]);
+    await sleep(200);
+    expect(installed(50002)).toBe(false);
+  });
+
+  it('from another host install nothing', async () => {
+    await client(prefix, 'b1', 'send-hex', '198.18.0.11', String(tunnelPort), '198.18.0.31', packet(50003));
+    await sleep(200);
+    expect(installed(50003)).toBe(false);
+  });
+});

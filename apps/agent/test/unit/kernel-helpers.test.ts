@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { installPacket, INSTALL_MAGIC, parseCounters } from '../../src/dataplane/kernel.js';
+
+describe('parseCounters', () => {
+  it('reads every named counter of a `list counters` listing', () => {
+    const text = [
+      'table ip slipstream {',
+      '\tcounter m_42f89b95f4 {',
+      '\t\tpackets 12 bytes 3400',
+      '\t}',
+      '\tcounter d_42f89b95f4 {',
+      '\t\tpackets 9007199254740 bytes 0',
+      '\t}',
+      '}',
+      '',
+    ].join('\n');
+    expect([...parseCounters(text)]).toEqual([
+      ['m_42f89b95f4', { packets: 12, bytes: 3400 }],
+      ['d_42f89b95f4', { packets: 9007199254740, bytes: 0 }],
+    ]);
+  });
+
+  it('returns nothing for a table without counters', () => {
+    expect(parseCounters('table ip slipstream {\n}\n').size).toBe(0);
+  });
+});
+
+describe('installPacket', () => {
+  it('carries the flow in an IPv4/UDP packet inside VXLAN-GPE, with a valid header checksum', () => {
+    const token = Buffer.from('0102030405060708', 'hex');
+    const b = installPacket(
+      0x123456,
+      { backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 },
+      token,
+    );
+    expect(b.length).toBe(8 + 20 + 8 + 12);
+    expect([...b.subarray(0, 8)]).toEqual([0x0c, 0, 0, 0x01, 0x12, 0x34, 0x56, 0]);
+    const ip = b.subarray(8, 28);
+    expect(ip[0]).toBe(0x45);
+    expect(ip.readUInt16BE(2)).toBe(40);
+    expect(ip[9]).toBe(17);
+    expect([...ip.subarray(12, 16)]).toEqual([198, 18, 0, 31]);
+    expect([...ip.subarray(16, 20)]).toEqual([198, 19, 0, 10]);
+    // The one's-complement sum of a header with its checksum in place is 0xffff.
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(sum).toBe(0xffff);
+    expect(b.readUInt16BE(28)).toBe(40000);
+    expect(b.readUInt16BE(30)).toBe(80);
+    expect(b.readUInt16BE(32)).toBe(20);
+    expect(b.readUInt16BE(34)).toBe(0);
+    expect(b.subarray(36, 40)).toEqual(INSTALL_MAGIC);
+    expect(b.subarray(40)).toEqual(token);
+  });
+});
