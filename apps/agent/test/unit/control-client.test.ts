@@ -121,7 +121,12 @@ describe('ControlClient', () => {
     });
     const run = c.run();
     await waitFor('acks', () => calls.filter((x) => x.path === '/v1/agent/ack').length === 3);
-    await waitFor('telemetry', () => calls.some((x) => x.path === '/v1/agent/telemetry'));
+    // Telemetry runs on its own timer, so an early report may still carry revision 1; wait for one
+    // sent after revision 3 was applied.
+    const telemetry = () => calls.filter((x) => x.path === '/v1/agent/telemetry').map((x) => x.body);
+    await waitFor('telemetry', () =>
+      telemetry().some((b) => (b as { appliedRevision?: number }).appliedRevision === 3),
+    );
     c.stop();
     expect(await run).toBe('stopped');
     expect(agent.applied).toEqual([1, 3]);
@@ -131,7 +136,11 @@ describe('ControlClient', () => {
       { revision: 3, applied: true },
     ]);
     expect(calls.every((x) => x.auth === `Bearer ${CRED}`)).toBe(true);
-    expect(calls.find((x) => x.path === '/v1/agent/telemetry')!.body).toEqual({ appliedRevision: 3 });
+    // Reports only ever carry an applied revision, never the NACKed one, and never go backwards.
+    const revisions = telemetry().map((b) => (b as { appliedRevision?: number }).appliedRevision);
+    expect(revisions.every((r) => r === 1 || r === 3)).toBe(true);
+    expect(revisions).toEqual([...revisions].sort((a, b) => a! - b!));
+    expect(telemetry().at(-1)).toEqual({ appliedRevision: 3 });
     expect(c.lastAckedRevision).toBe(3);
   });
 
