@@ -95,7 +95,7 @@ describe.skipIf(!isRoot)('backend health through the real API', () => {
       joinTokenMux: muxToken.secret,
     });
     const all = Object.fromEntries(backends.map((b) => [b.underlay, 'healthy']));
-    // The first verdicts turn every backend from unknown to healthy (each a revision of its own).
+    // The first verdicts turn every backend from unknown to healthy (recorded without a revision).
     await waitHealth(pool.id, all, 20_000);
     await api.converged(await api.revision(), 20_000);
     const muxReport = api.telemetry('m1').backendHealth;

@@ -1,10 +1,11 @@
 // Backend health from the muxes' probes: each mux's latest verdict is stored; the derived health is the
-// majority of the verdicts of the last 10 s. A change of derived health bumps the tenant's revision through
-// ChangeRunner (audit `backend.health`, actor system) so the compiled state tells hosts to drop bypass
-// entries that point at an unhealthy backend.
+// majority of the verdicts of the last 10 s. A change into or out of `unhealthy` bumps the tenant's revision
+// through ChangeRunner (audit `backend.health`, actor system) so the compiled state tells hosts to drop
+// bypass entries that point at an unhealthy backend; unknown <-> healthy changes nothing pushed and is
+// recorded without a revision.
 import { Logger } from '@nestjs/common';
 import type { Principal } from '../common/principal.js';
-import type { Database } from '../repositories/index.js';
+import type { Database, Repos } from '../repositories/index.js';
 import type { ChangeRunner, Clock } from './change-runner.js';
 import type { StatsMetrics } from './stats-metrics.js';
 
@@ -29,6 +30,8 @@ export interface ReportedHealth {
 
 /** Thrown inside a ChangeRunner transaction to roll it back when another process already decided. */
 class Unchanged extends Error {}
+/** Rolls back a health update made without a revision when the move does change what agents are told. */
+class NeedsRevision extends Error {}
 
 export class HealthService {
   private readonly log = new Logger('BackendHealth');
@@ -73,7 +76,7 @@ export class HealthService {
     return changes;
   }
 
-  /** Returns how many backends changed health (each change is one revision). */
+  /** Returns how many backends changed health (a change into or out of `unhealthy` is one revision). */
   async derive(tenantId: string, backendIds: string[]): Promise<number> {
     const now = this.clock.now();
     const since = new Date(now.getTime() - HEALTH_WINDOW_MS);
@@ -95,34 +98,59 @@ export class HealthService {
     return changes;
   }
 
+  /**
+   * Whether a move between two derived states changes what agents are told. Compiled states mark only
+   * `unhealthy` backends (unknown is not a failure), so unknown <-> healthy is recorded without a revision:
+   * a fresh pool's first verdicts would otherwise push one revision per backend to every agent.
+   */
+  static pushes(before: Health, after: Health): boolean {
+    return before === 'unhealthy' || after === 'unhealthy';
+  }
+
   private async change(tenantId: string, backendId: string, since: Date, now: Date): Promise<boolean> {
-    const system: Principal = {
-      tenantId,
-      role: 'owner',
-      actorType: 'system',
-      actorId: 'backend-health',
-      email: null,
+    // Decided under a per-backend lock: two API processes seeing the same change act once.
+    const decide = async (r: Repos) => {
+      await r.telemetry.lockBackend(backendId);
+      const votes = await r.telemetry.healthVotes(tenantId, [backendId], since);
+      const health = deriveHealth(votes.get(backendId));
+      const before = ((await r.telemetry.healthStates(tenantId, [backendId])).get(backendId)?.health ??
+        'unknown') as Health;
+      if (health === before) throw new Unchanged();
+      return { health, before, votes: votes.get(backendId) ?? { unhealthy: 0, total: 0 } };
     };
     try {
-      await this.changes.apply(system, async (r) => {
-        // Decided again under a per-backend lock: two API processes seeing the same change bump once.
-        await r.telemetry.lockBackend(backendId);
-        const votes = await r.telemetry.healthVotes(tenantId, [backendId], since);
-        const health = deriveHealth(votes.get(backendId));
-        const before = ((await r.telemetry.healthStates(tenantId, [backendId])).get(backendId)?.health ??
-          'unknown') as Health;
-        if (health === before) throw new Unchanged();
-        await r.telemetry.setHealth(tenantId, backendId, health, now, true);
+      try {
+        const health = await this.db.transaction(async (r) => {
+          const d = await decide(r);
+          if (HealthService.pushes(d.before, d.health)) throw new NeedsRevision();
+          await r.telemetry.setHealth(tenantId, backendId, d.health, now, true);
+          return d.health;
+        });
         this.metrics.healthChanges.inc({ health });
+        return true;
+      } catch (err) {
+        if (!(err instanceof NeedsRevision)) throw err;
+      }
+      const system: Principal = {
+        tenantId,
+        role: 'owner',
+        actorType: 'system',
+        actorId: 'backend-health',
+        email: null,
+      };
+      const { value } = await this.changes.apply(system, async (r) => {
+        const d = await decide(r);
+        await r.telemetry.setHealth(tenantId, backendId, d.health, now, true);
         return {
-          value: health,
+          value: d.health,
           action: 'backend.health',
           resourceType: 'backend',
           resourceId: backendId,
-          before: { health: before },
-          after: { health, votes: votes.get(backendId) ?? { unhealthy: 0, total: 0 } },
+          before: { health: d.before },
+          after: { health: d.health, votes: d.votes },
         };
       });
+      this.metrics.healthChanges.inc({ health: value });
       return true;
     } catch (err) {
       if (err instanceof Unchanged) return false;
