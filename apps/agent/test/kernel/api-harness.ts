@@ -1,6 +1,7 @@
 /**
- * A real API for the lab's end-to-end tests: embedded PostgreSQL and Redis (devstack), migrations, and
- * `apps/api/dist/main.js` as a child process that a test can kill and restart. Needs the API built.
+ * A real control plane for the lab's end-to-end tests: embedded PostgreSQL and Redis (devstack) on free
+ * ports under a throwaway folder in `.data/`, migrations, and `apps/api/dist/main.js` as a child process
+ * that a test can kill and restart. Needs built `apps/api` and `packages/devstack`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +29,7 @@ export interface AgentRow {
   appliedRevision: number | null;
   desiredRevision: number | null;
   lastError: string | null;
+  agentVersion: string | null;
 }
 
 export class ApiHarness {
@@ -44,10 +46,15 @@ export class ApiHarness {
 
   constructor() {
     // Safety net for a crashed run; stop() does the orderly cleanup.
-    process.on('exit', () => this.api?.kill('SIGKILL'));
+    process.on('exit', () => this.kill());
   }
 
-  async start(): Promise<void> {
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** `bundleDir`: the folder served to installers (SLIPSTREAM_AGENT_BUNDLE_DIR), default the agent's build. */
+  async start(opts: { bundleDir?: string } = {}): Promise<void> {
     mkdirSync(join(ROOT, '.data'), { recursive: true });
     this.dataDir = join(ROOT, '.data', `agent-e2e-${randomBytes(4).toString('hex')}`);
     mkdirSync(this.dataDir);
@@ -69,6 +76,7 @@ export class ApiHarness {
       NEXT_TELEMETRY_DISABLED: '1',
       TURBO_TELEMETRY_DISABLED: '1',
       CHECKPOINT_DISABLE: '1',
+      ...(opts.bundleDir ? { SLIPSTREAM_AGENT_BUNDLE_DIR: opts.bundleDir } : {}),
     };
     execFileSync(process.execPath, [join(API_DIST, 'db', 'migrate.js')], { env: this.env, stdio: 'pipe' });
     await this.startApi();
@@ -90,13 +98,18 @@ export class ApiHarness {
     const end = Date.now() + 20_000;
     for (;;) {
       try {
-        if ((await fetch(`http://127.0.0.1:${this.port}/v1/health`)).ok) return;
+        if ((await fetch(`${this.url}/v1/health`)).ok) return;
       } catch {
         // not listening yet
       }
       if (Date.now() > end || api.exitCode !== null) throw new Error('the API did not come up');
       await sleep(100);
     }
+  }
+
+  /** For a process exit hook: synchronous, safe to call twice. */
+  kill(): void {
+    this.api?.kill('SIGKILL');
   }
 
   async killApi(): Promise<void> {
@@ -108,7 +121,7 @@ export class ApiHarness {
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    const res = await fetch(`http://127.0.0.1:${this.port}${path}`, {
+    const res = await fetch(`${this.url}${path}`, {
       method,
       headers: {
         ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),

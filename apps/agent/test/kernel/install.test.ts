@@ -26,46 +26,24 @@ import {
   startInstalledAgent,
 } from '../../src/lab/lab.js';
 import { NFT_TABLE, TUNNEL_DEV } from '../../src/dataplane/render.js';
-import { client, isRoot, newPrefix, nsRun, sleep, waitUntil } from './helpers.js';
-import { RealApi } from './real-api.js';
+import { client, isRoot, newPrefix, nsRun, waitUntil } from './helpers.js';
+import { ApiHarness, type AgentRow } from './api-harness.js';
 
-interface AgentRow {
-  id: string;
-  name: string;
-  connected: boolean;
-  appliedRevision: number | null;
-  agentVersion: string | null;
-}
-
-const api = new RealApi();
+const api = new ApiHarness();
 let prefix = '';
 // The API serves a copy of the agent's build, so the upgrade test can publish a new bundle.
 const bundleDir = mkdtempSync(join(tmpdir(), 'sls-bundle-'));
 cpSync(join(import.meta.dirname, '..', '..', 'dist', 'bundle'), bundleDir, { recursive: true });
 
 process.on('exit', () => {
-  // Safety net for a crashed run; afterAll does the orderly cleanup.
-  api.kill();
+  // Safety net for a crashed run; afterAll does the orderly cleanup (the harness kills the API).
   if (prefix) labDown(prefix);
 });
 
-async function agents(): Promise<AgentRow[]> {
-  return (await api.ok<{ items: AgentRow[] }>('GET', '/v1/agents?limit=200')).items.filter((a) =>
-    a.name.startsWith(`${prefix}-`),
-  );
-}
-
+/** Waits until every lab agent is connected and has ACKed the tenant's current revision. */
 async function converged(timeoutMs: number): Promise<AgentRow[]> {
-  const rev = (await api.ok<{ configRevision: number }>('GET', '/v1/me')).configRevision;
-  const end = Date.now() + timeoutMs;
-  let last: AgentRow[] = [];
-  while (Date.now() < end) {
-    last = await agents();
-    if (last.length === HOSTS.length && last.every((a) => a.connected && a.appliedRevision === rev))
-      return last;
-    await sleep(200);
-  }
-  throw new Error(`agents did not converge on revision ${rev}: ${JSON.stringify(last)}`);
+  await api.converged(await api.revision(), timeoutMs);
+  return api.agents();
 }
 
 const mode = (f: string) => statSync(f).mode & 0o777;
@@ -139,6 +117,7 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
       maxUses: 2,
     });
     prefix = newPrefix();
+    api.prefix = prefix;
     const t0 = Date.now();
     await labUpWithControl(prefix, {
       apiUrl: api.url,
@@ -168,7 +147,7 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
 
   it('re-running upgrades in place: new bundle, restart, same credential and agent', async () => {
     const state = readFileSync(installedStateFile(prefix, 'b1'), 'utf8');
-    const before = (await agents()).find((a) => a.name === `${prefix}-b1`)!;
+    const before = (await api.agents()).find((a) => a.name === `${prefix}-b1`)!;
     expect(agentPid(prefix, 'b1')).not.toBeNull();
     // A new release: the API serves changed bytes and the script it renders now names their checksum.
     appendFileSync(join(bundleDir, 'slipstream-agent.mjs'), '\n// release 2 (install test)\n');
