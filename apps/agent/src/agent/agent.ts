@@ -67,6 +67,8 @@ const HEALTH_LEN = 12;
 const PROBE_INTERVAL_MS = 200;
 /** A mux that has not answered for this long gets no new flows from this host. */
 const MUX_DEAD_MS = 1000;
+/** Receive buffer asked for the redirect socket (bytes). */
+const REDIRECT_SOCKET_BUFFER = 4 << 20;
 /** How long a client waits for its install packet's confirmation before installing through nft. */
 const INSTALL_CONFIRM_MS = 200;
 /** After this many unconfirmed install packets in a row, install through nft only for a while. */
@@ -472,7 +474,10 @@ export class Agent {
     const addr = `${state.agent.underlay}:${state.redirect.port}`;
     if (this.sock && this.sockAddr === addr) return;
     this.sock?.close();
-    const sock = dgram.createSocket('udp4');
+    // Redirects, their retries, install confirmations and mux pings share this socket. The default
+    // buffer (~200 KB, a few hundred datagrams) overflows in a burst of new flows, and every datagram it
+    // drops costs a retry or an nft fallback; the kernel caps the request at net.core.rmem_max.
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: REDIRECT_SOCKET_BUFFER });
     sock.on('message', (buf, rinfo) => this.onMessage(buf, rinfo));
     sock.on('error', (err) => this.log(`redirect socket: ${err.message}`));
     await new Promise<void>((resolve, reject) => {
@@ -658,14 +663,23 @@ export class Agent {
       token,
     );
     return new Promise((resolve) => {
+      const sentAt = Date.now();
       const timer = setTimeout(() => {
-        this.installs.delete(id);
-        if (++this.installMisses >= INSTALL_MAX_MISSES) {
-          this.installMisses = 0;
-          this.installOffUntil = Date.now() + INSTALL_OFF_MS;
-          this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
-        }
-        resolve(false);
+        // Timers run before the event loop polls sockets: after a stall of this process, the confirmation
+        // may already be waiting. Look again once pending I/O has been read (setImmediate runs after it).
+        setImmediate(() => {
+          if (!this.installs.has(id)) return;
+          this.installs.delete(id);
+          // Only a timer that fired on time says the kernel path failed; a late one measured our own stall
+          // (a burst of them would otherwise switch the path off for everyone).
+          const late = Date.now() - sentAt > 2 * INSTALL_CONFIRM_MS;
+          if (!late && ++this.installMisses >= INSTALL_MAX_MISSES) {
+            this.installMisses = 0;
+            this.installOffUntil = Date.now() + INSTALL_OFF_MS;
+            this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
+          }
+          resolve(false);
+        });
       }, INSTALL_CONFIRM_MS);
       this.installs.set(id, () => {
         clearTimeout(timer);
