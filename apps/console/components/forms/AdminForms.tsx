@@ -134,11 +134,8 @@ export function AddAgentForm({ idem, installTemplate }: { idem: string; installT
             enrolls with the token. Re-running it upgrades the agent;{' '}
             <span className="mono">--uninstall</span> removes it.
           </p>
-          {/* Wrapped, not scrolled: the copy button stays in view on a phone. */}
-          <div className="secret" style={{ alignItems: 'flex-start' }}>
-            <code data-testid="install-command" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
-              {command}
-            </code>
+          <div className="secret">
+            <code data-testid="install-command">{command}</code>
             <CopyButton text={command} label="Copy command" />
           </div>
         </div>

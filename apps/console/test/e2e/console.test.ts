@@ -78,6 +78,16 @@ async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: join(screenshotDir, `${name}-phone.png`), fullPage: true });
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow, `${name} scrolls sideways at ${PHONE.width} px`).toBeLessThanOrEqual(1);
+  // A secret or command shown once must keep its copy button in view, not scrolled off with the text.
+  const hiddenCopy = await p.evaluate(
+    () =>
+      [...document.querySelectorAll('.secret')].filter((box) => {
+        const button = box.querySelector('button')?.getBoundingClientRect();
+        const outer = box.getBoundingClientRect();
+        return !button || button.right > Math.min(outer.right, window.innerWidth) + 0.5;
+      }).length,
+  );
+  expect(hiddenCopy, `${name}: a copy button is out of view at ${PHONE.width} px`).toBe(0);
   await p.setViewportSize(DESKTOP);
 }
 
