@@ -232,7 +232,7 @@ async function main() {
   if (!redisUrl) {
     step(`starting Redis on 127.0.0.1:${REDIS_PORT}`);
     if (await portInUse(REDIS_PORT)) fail(`port ${REDIS_PORT} is in use: is another 'npm run up' running?`);
-    const redis = await startRedis({ port: REDIS_PORT });
+    const redis = await startRedis({ port: REDIS_PORT, dataDir: join(DATA, 'redis') });
     stops.push(redis.stop);
     redisUrl = redis.url;
   } else step('using external Redis from REDIS_URL');

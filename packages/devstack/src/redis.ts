@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 
 export interface StartedRedis {
   url: string;
@@ -10,6 +10,8 @@ export interface StartedRedis {
 export interface RedisOptions {
   port: number;
   binary?: string;
+  /** Keep data across restarts: an append-only file in this folder (created). Absent: nothing is kept. */
+  dataDir?: string;
   log?: (line: string) => void;
 }
 
@@ -20,7 +22,7 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGTERM');
 });
 
-/** Starts Debian's redis-server as a child process on loopback, without persistence. */
+/** Starts Debian's redis-server as a child process on loopback; persistent only with `dataDir`. */
 export async function startRedis(opts: RedisOptions): Promise<StartedRedis> {
   const binary = opts.binary ?? '/usr/bin/redis-server';
   const log = opts.log ?? (() => {});
@@ -29,6 +31,7 @@ export async function startRedis(opts: RedisOptions): Promise<StartedRedis> {
       `${binary} not found: install it with 'apt-get install -y redis-server' or set REDIS_URL`,
     );
   }
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const child = spawn(
     binary,
     [
@@ -38,8 +41,8 @@ export async function startRedis(opts: RedisOptions): Promise<StartedRedis> {
       '127.0.0.1',
       '--save',
       '',
-      '--appendonly',
-      'no',
+      // Job queues and telemetry snapshots survive a restart only with the append-only file.
+      ...(opts.dataDir ? ['--dir', opts.dataDir, '--appendonly', 'yes'] : ['--appendonly', 'no']),
       '--daemonize',
       'no',
     ],

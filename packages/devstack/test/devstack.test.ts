@@ -77,6 +77,29 @@ describe('Redis child process', () => {
     expect(await portInUse(port)).toBe(false);
   });
 
+  it('keeps its data across a restart with a data folder, and none without', async () => {
+    const dataDir = mkdtempSync(join(root, 'redis-'));
+    try {
+      const get = async (opts: { port: number; dataDir?: string }, set?: string) => {
+        const redis = await startRedis(opts);
+        const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+        await client.connect();
+        const was = await client.get('k');
+        if (set) await client.set('k', set);
+        client.disconnect();
+        await redis.stop();
+        return was;
+      };
+      const port = await freePort();
+      expect(await get({ port, dataDir: join(dataDir, 'redis') }, 'kept')).toBeNull();
+      expect(await get({ port, dataDir: join(dataDir, 'redis') })).toBe('kept');
+      expect(await get({ port }, 'lost')).toBeNull();
+      expect(await get({ port })).toBeNull();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a clear error when the port is taken', async () => {
     const port = await freePort();
     const first = await startRedis({ port });
