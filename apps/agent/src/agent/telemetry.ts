@@ -44,6 +44,11 @@ export interface TelemetryReport {
   redirectsReceived: { accepted: number; rejected: Record<string, number> };
   timeToBypass: TimeToBypassReport;
   backendHealth: BackendHealth[];
+  /**
+   * Set by the control client: whether the API already accepted a report of this `bootId`. With no stored
+   * previous report, the API then takes this one as a baseline instead of counting since boot twice.
+   */
+  previousAccepted?: boolean;
 }
 
 /** Histogram with per-bucket (non-cumulative) counts, the protocol's shape. */

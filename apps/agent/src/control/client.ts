@@ -39,6 +39,8 @@ export class ControlClient {
   private abort: AbortController | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   private telemetryInFlight = false;
+  /** Whether the API accepted a report of this process (see TelemetryReport.previousAccepted). */
+  private telemetryAccepted = false;
   private telemetryProblem = '';
   private applying: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
@@ -238,11 +240,12 @@ export class ControlClient {
         method: 'POST',
         path: '/v1/agent/telemetry',
         token: this.opts.state.credential,
-        json: report,
+        json: { ...report, previousAccepted: this.telemetryAccepted },
         timeoutMs: 2000,
       });
       if (r.status === 204) {
         this.stats.telemetrySent++;
+        this.telemetryAccepted = true;
         this.telemetryProblem = '';
       } else {
         this.stats.telemetryDropped++;

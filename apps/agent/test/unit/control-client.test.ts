@@ -125,7 +125,10 @@ describe('ControlClient', () => {
     // sent after revision 3 was applied.
     const telemetry = () => calls.filter((x) => x.path === '/v1/agent/telemetry').map((x) => x.body);
     await waitFor('telemetry', () =>
-      telemetry().some((b) => (b as { appliedRevision?: number }).appliedRevision === 3),
+      telemetry().some((b) => {
+        const r = b as { appliedRevision?: number; previousAccepted?: boolean };
+        return r.appliedRevision === 3 && r.previousAccepted === true;
+      }),
     );
     c.stop();
     expect(await run).toBe('stopped');
@@ -140,7 +143,9 @@ describe('ControlClient', () => {
     const revisions = telemetry().map((b) => (b as { appliedRevision?: number }).appliedRevision);
     expect(revisions.every((r) => r === 1 || r === 3)).toBe(true);
     expect(revisions).toEqual([...revisions].sort((a, b) => a! - b!));
-    expect(telemetry().at(-1)).toEqual({ appliedRevision: 3 });
+    // The first report says no earlier one was accepted; every later one (the server answers 204) says so.
+    expect(telemetry()[0]).toMatchObject({ previousAccepted: false });
+    expect(telemetry().at(-1)).toEqual({ appliedRevision: 3, previousAccepted: true });
     expect(c.lastAckedRevision).toBe(3);
   });
 

@@ -88,6 +88,8 @@ export const TelemetryReport = request(
         .strict(),
       timeToBypass: TimeToBypass,
       backendHealth: z.array(BackendHealthReport).max(10_000).default([]),
+      // The API already accepted a report of this bootId (see computeDeltas).
+      previousAccepted: z.boolean().optional(),
     })
     .strict(),
 );

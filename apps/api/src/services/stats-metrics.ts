@@ -13,6 +13,7 @@ export class StatsMetrics {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly reportsIngested: Counter;
+  readonly telemetryBaselines: Counter;
   readonly healthChanges: Counter<'health'>;
   private readonly queues: QueueDepth[] = [];
   private agentStreams: (() => number) | null = null;
@@ -37,9 +38,14 @@ export class StatsMetrics {
       help: 'Agent telemetry reports stored by this process',
       registers: [this.registry],
     });
+    this.telemetryBaselines = new Counter({
+      name: 'slipstream_telemetry_baselines_total',
+      help: 'Reports taken as a baseline, not counted: the previous one of that agent was gone from Redis',
+      registers: [this.registry],
+    });
     this.healthChanges = new Counter({
       name: 'slipstream_backend_health_changes_total',
-      help: 'Derived backend health changes (each bumps the tenant revision)',
+      help: 'Derived backend health changes (into or out of unhealthy, which bumps the tenant revision)',
       labelNames: ['health'],
       registers: [this.registry],
     });

@@ -37,7 +37,9 @@ const nonZero = (r: Record<string, number>) => Object.values(r).some((v) => v !=
 
 /**
  * Deltas of `report` against `prev` (the same agent's previous snapshot). A different bootId starts from
- * zero. Agent-level figures (time-to-bypass, rejected redirects) go to the tenant row, and also to a
+ * zero. No snapshot while the agent says an earlier report of this boot was accepted (Redis lost its
+ * data): this report is only a baseline (`baseline: true`, no rows), so counts since boot are never added
+ * twice; what happened between the lost snapshot and now is not counted. Agent-level figures (time-to-bypass, rejected redirects) go to the tenant row, and also to a
  * VIP's row when that VIP is the only one with traffic in this report, the one case where they can be
  * attributed exactly. Pure: unit-tested without servers.
  */
@@ -45,8 +47,9 @@ export function computeDeltas(
   prev: Snapshot | null,
   report: TelemetryReport,
   second: number,
-): { rows: SecondDelta[]; next: Snapshot } {
+): { rows: SecondDelta[]; next: Snapshot; baseline: boolean } {
   const same = prev !== null && prev.bootId === report.bootId ? prev : null;
+  const baseline = prev === null && report.previousAccepted === true;
   const sameSecond = prev !== null && prev.second === second;
   const rows: SecondDelta[] = [];
   const next: Snapshot = {
@@ -119,7 +122,7 @@ export function computeDeltas(
     const only = active.length === 1 ? active[0] : undefined;
     if (only) Object.assign(only, { redirectsRejected: rejected, ttbBuckets, ttbSumMs, ttbCount });
   }
-  return { rows, next };
+  return { rows: baseline ? [] : rows, next, baseline };
 }
 
 function emptyRow(vipId: string): SecondDelta {
@@ -168,7 +171,15 @@ export class TelemetryService implements TelemetryIngest {
     const second = this.secondOf(report);
     const key = `${this.prefix}:telemetry:last:${agentId}`;
     const old = await this.redis.get(key);
-    const { rows, next } = computeDeltas(old ? (JSON.parse(old) as Snapshot) : null, report, second);
+    const { rows, next, baseline } = computeDeltas(
+      old ? (JSON.parse(old) as Snapshot) : null,
+      report,
+      second,
+    );
+    if (baseline) {
+      this.metrics.telemetryBaselines.inc();
+      this.log.warn(`no previous report of agent ${agentId} in Redis: this one is a baseline, not counted`);
+    }
     await this.db.repos.telemetry.addSecond(tenantId, new Date(second * 1000), rows);
     // Stored only once the rows are in: if the insert failed, the next report carries these counts too.
     await this.redis.set(key, JSON.stringify(next), 'EX', SNAPSHOT_TTL_S);

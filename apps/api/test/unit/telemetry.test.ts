@@ -60,6 +60,25 @@ describe('computeDeltas', () => {
     });
   });
 
+  it('takes a report as a baseline when its predecessor was accepted but is gone (Redis lost its data)', () => {
+    const lost = { ...report(BOOT1, [vip(VIP_A, 50)], { counts: [2, 0, 0, 0] }), previousAccepted: true };
+    const first = computeDeltas(null, lost, 100);
+    // Counting since boot again would add 50 packets that were already stored.
+    expect(first.baseline).toBe(true);
+    expect(first.rows).toEqual([]);
+    const { rows, baseline } = computeDeltas(first.next, { ...lost, vips: [vip(VIP_A, 53)] }, 101);
+    expect(baseline).toBe(false);
+    expect(row(rows, VIP_A)).toMatchObject({ packetsMux: 3, flowsNew: 3 });
+    // A snapshot of another boot is a restart, not a loss: count from zero as usual.
+    const restarted = computeDeltas(
+      first.next,
+      { ...report(BOOT2, [vip(VIP_A, 4)]), previousAccepted: true },
+      102,
+    );
+    expect(restarted.baseline).toBe(false);
+    expect(row(restarted.rows, VIP_A)).toMatchObject({ packetsMux: 4 });
+  });
+
   it('stores the difference between consecutive reports of one boot', () => {
     const first = computeDeltas(null, report(BOOT1, [vip(VIP_A, 3)]), 100);
     const { rows } = computeDeltas(first.next, report(BOOT1, [vip(VIP_A, 8)]), 101);
