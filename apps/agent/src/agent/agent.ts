@@ -28,6 +28,7 @@ import {
   type Redirect,
 } from '../core/redirect-message.js';
 import { ReplayCache } from '../core/replay-cache.js';
+import { RtoEstimator } from '../core/rto.js';
 import {
   parseDesiredState,
   validateDesiredState,
@@ -59,8 +60,9 @@ function trace(step: string, flow: string, atMs = performance.timeOrigin + perfo
   if (TRACE) process.stderr.write(`trace ${step} ${flow} ${atMs.toFixed(3)}\n`);
 }
 
-// Loss on the underlay is rare; an early retry under load only adds work for a client that is still busy.
-const RETRY_DELAYS_MS = [150, 400, 1000];
+// Loss on the underlay is rare; an early retry under load only adds work for a client that is still busy,
+// so the first retry waits for the measured ack time (at least 150 ms, see core/rto.ts), then backs off.
+const REDIRECT_RETRIES = 3;
 /** Mux health probe: the mux agent echoes these 12 bytes on the redirect port. */
 const HEALTH_MAGIC = Buffer.from('SLH1', 'ascii');
 const HEALTH_LEN = 12;
@@ -71,6 +73,8 @@ const MUX_DEAD_MS = 1000;
 const REDIRECT_SOCKET_BUFFER = 4 << 20;
 /** How long a client waits for its install packet's confirmation before installing through nft. */
 const INSTALL_CONFIRM_MS = 200;
+/** A confirmation later than this after its timeout counts as a miss (a packet the kernel did not take). */
+const INSTALL_LATE_MS = 2000;
 /** After this many unconfirmed install packets in a row, install through nft only for a while. */
 const INSTALL_MAX_MISSES = 3;
 const INSTALL_OFF_MS = 30_000;
@@ -144,7 +148,10 @@ export class Agent {
   private keys = new Map<string, Buffer>();
   private readonly client = new Map<string, ClientEntry>();
   private readonly backend = new Map<string, BackendEntry>();
-  private readonly pending = new Map<string, string>(); // nonce -> backend entry key
+  /** Redirect attempts awaiting their ack: nonce -> backend entry key and when the attempt left. */
+  private readonly pending = new Map<string, { k: string; client: string; sentAt: number }>();
+  /** Retry timing per client host, from the round trips of its acks (core/rto.ts). */
+  private readonly rto = new Map<string, RtoEstimator>();
   /** Client entries per VIP, and reverse-map key -> forward key: O(1) policy checks per redirect. */
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
@@ -663,22 +670,25 @@ export class Agent {
       token,
     );
     return new Promise((resolve) => {
-      const sentAt = Date.now();
       const timer = setTimeout(() => {
-        // Timers run before the event loop polls sockets: after a stall of this process, the confirmation
-        // may already be waiting. Look again once pending I/O has been read (setImmediate runs after it).
-        setImmediate(() => {
-          if (!this.installs.has(id)) return;
-          this.installs.delete(id);
-          // Only a timer that fired on time says the kernel path failed; a late one measured our own stall
-          // (a burst of them would otherwise switch the path off for everyone).
-          const late = Date.now() - sentAt > 2 * INSTALL_CONFIRM_MS;
-          if (!late && ++this.installMisses >= INSTALL_MAX_MISSES) {
+        // Unconfirmed in time: the caller installs through nft as well (idempotent, and batched when many
+        // wait). Whether the packet path is broken is decided later: under a burst the confirmation is often
+        // only queued in the socket behind other datagrams, and a late one is no miss (a burst of false
+        // misses would switch this path off for everyone).
+        resolve(false);
+        const late = setTimeout(() => {
+          if (!this.installs.delete(id)) return;
+          if (++this.installMisses >= INSTALL_MAX_MISSES) {
             this.installMisses = 0;
             this.installOffUntil = Date.now() + INSTALL_OFF_MS;
             this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
           }
-          resolve(false);
+        }, INSTALL_LATE_MS);
+        late.unref();
+        this.installs.set(id, () => {
+          clearTimeout(late);
+          this.installs.delete(id);
+          this.installMisses = 0;
         });
       }, INSTALL_CONFIRM_MS);
       this.installs.set(id, () => {
@@ -731,8 +741,10 @@ export class Agent {
       this.m.acks.inc({ result: 'invalid', reason: res.reason });
       return;
     }
-    const k = this.pending.get(res.nonce);
-    if (k === undefined) return;
+    const p = this.pending.get(res.nonce);
+    if (p === undefined) return;
+    const k = p.k;
+    this.rtoOf(p.client).sample(Date.now() - p.sentAt);
     trace('ack', k);
     const e = this.backend.get(k);
     if (!e) return;
@@ -983,7 +995,7 @@ export class Agent {
       const nonce = newNonce();
       e.nonce = nonce;
       e.nonces.push(nonce);
-      this.pending.set(nonce, k);
+      this.pending.set(nonce, { k, client: e.client, sentAt: Date.now() });
       const msg = signRedirect(
         {
           tenantId: st.agent.tenantId,
@@ -1011,7 +1023,7 @@ export class Agent {
     this.m.redirectsSent.inc({ vip: vip.name });
     this.vipCounts(vip.id).redirectsSent++;
     let delay = 0;
-    for (const d of RETRY_DELAYS_MS) {
+    for (const d of this.rtoOf(e.client).delays(REDIRECT_RETRIES)) {
       delay += d;
       const t = setTimeout(() => {
         if (this.backend.get(k) === e && this.pending.has(e.nonce)) {
@@ -1030,6 +1042,17 @@ export class Agent {
     }, delay + 1000);
     giveUp.unref();
     e.timers.push(giveUp);
+  }
+
+  private rtoOf(client: string): RtoEstimator {
+    let r = this.rto.get(client);
+    if (!r) {
+      // One small estimator per client host; a host that talked to thousands starts them afresh.
+      if (this.rto.size >= 4096) this.rto.clear();
+      r = new RtoEstimator();
+      this.rto.set(client, r);
+    }
+    return r;
   }
 
   private clearNonces(e: BackendEntry): void {
