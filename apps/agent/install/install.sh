@@ -40,7 +40,7 @@ usage: curl -fsSL $API_URL/install.sh | sudo bash -s -- --token <join token> [op
   --download-node        use the API's Node runtime even when the host has one
   --root <dir>           prefix every path with <dir> (a staging root; needs --no-systemd)
   --no-systemd           write no unit and run no systemctl (also --no-start); prints what it would run
-  --uninstall            stop the agent, remove its kernel state, unit, files and credential
+  --uninstall            stop the agent, remove its kernel state, unit and files; revoke its credential
 EOF
 }
 
@@ -154,11 +154,20 @@ if [ "$UNINSTALL" = 1 ]; then
   if [ -x "$LAUNCHER" ] && [ -f "$CONFIG" ]; then
     say "removing the agent's kernel state"
     "$LAUNCHER" cleanup || say "kernel cleanup reported an error (continuing)"
+    # The credential goes with the host: the API revokes it, so a copy left anywhere is refused.
+    LEFT=0
+    if [ -s "$STATE" ]; then
+      if "$LAUNCHER" leave; then LEFT=1; else say "could not tell the API (continuing)"; fi
+    fi
   fi
   rm -f "$UNIT"
   if [ "$SYSTEMD" = 1 ] && [ "$HAVE_SYSTEMD" = 1 ]; then systemctl daemon-reload; fi
   rm -rf "$ETC" "$STATE_DIR" "$OPT" "$RUN_DIR"
-  say "uninstalled (revoke the agent in the console so its credential is refused too)"
+  if [ "${LEFT:-0}" = 1 ]; then
+    say "uninstalled; the agent's credential is revoked in the API"
+  else
+    say "uninstalled (revoke the agent in the console so its credential is refused too)"
+  fi
   exit 0
 fi
 
@@ -298,12 +307,13 @@ case "${1:-}" in
     exec "$SLIPSTREAM_NODE" "$BUNDLE" run --control "$STATE" --metrics "$SLIPSTREAM_METRICS"
     ;;
   cleanup) agent cleanup ;;
+  leave) agent leave --state-file "$STATE" ;;
   stop-post)
     rm -f "$RUN_DIR/agent.pid"
     if [ -e "$RUN_DIR/keep-kernel" ]; then rm -f "$RUN_DIR/keep-kernel"; else agent cleanup; fi
     ;;
   *)
-    echo "usage: slipstream-agent run|cleanup|stop-post" >&2
+    echo "usage: slipstream-agent run|cleanup|leave|stop-post" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@
  *   run --config <file> [--metrics 127.0.0.1:9464]        desired state from a file (the lab, tests)
  *   run --control <state-file> [--metrics …]              desired state pushed by the API
  *   enroll --api <url> --token <sls_j_…> --name <n> --underlay <ip> --state-file <f> [--hostname h]
+ *   leave --state-file <f>                                 revoke this agent's own credential (uninstall)
  *   cleanup | render --config <file>
  * Runs as root inside the network namespace it programs. API URLs may be `unix:/path.sock`
  * (see src/control/http.ts).
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Agent } from './agent/agent.js';
 import { parseDesiredState } from './config/desired-state.js';
 import { ControlClient } from './control/client.js';
-import { enroll } from './control/enroll.js';
+import { enroll, leave } from './control/enroll.js';
 import { readControlState, writeControlState } from './control/state-file.js';
 import { cleanupKernel } from './dataplane/kernel.js';
 import { renderPlan } from './dataplane/render.js';
@@ -73,6 +74,17 @@ async function main(): Promise<void> {
     console.log(`enrolled as agent ${st.agentId} (role ${st.role}) in tenant ${st.tenantId}`);
     return;
   }
+  if (cmd === 'leave') {
+    if (!values['state-file']) throw new Error('leave needs --state-file');
+    const st = readControlState(values['state-file']);
+    const r = await leave(st);
+    console.log(
+      r === 'left'
+        ? `left: agent ${st.agentId} is revoked in the API`
+        : `agent ${st.agentId} was already revoked or deleted in the API`,
+    );
+    return;
+  }
   if (cmd === 'render') {
     if (!values.config) throw new Error('--config <file> is required');
     const plan = renderPlan(parseDesiredState(readFileSync(values.config, 'utf8')));
@@ -80,7 +92,7 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd !== 'run')
-    throw new Error(`unknown command ${cmd ?? '(none)'}; use run, enroll, cleanup or render`);
+    throw new Error(`unknown command ${cmd ?? '(none)'}; use run, enroll, leave, cleanup or render`);
   if (!values.config === !values.control)
     throw new Error('run needs exactly one of --config <file> or --control <state-file>');
   const control = values.control ? readControlState(values.control) : null;

@@ -70,7 +70,7 @@ const MIN_ROLE: Record<string, string> = {
 };
 const PUBLIC = ['getHealth', 'getOpenApi', 'signup', 'login', 'enrollAgent'];
 /** Agent-protocol calls: agent credentials only (x-min-role "agent"); every user token and API key gets 401. */
-const AGENT_ONLY = ['agentStream', 'agentAck', 'agentTelemetry'];
+const AGENT_ONLY = ['agentStream', 'agentAck', 'agentTelemetry', 'agentLeave'];
 const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2, owner: 3 };
 
 let seq = 0;

@@ -2,7 +2,7 @@
  * The real install path: the API's `GET /install.sh` installs every lab agent into a staging root
  * (`--root`, `--no-systemd`), the launcher it wrote enrolls with the join token and the agents converge and
  * forward; a re-run upgrades in place keeping the credential; `--uninstall` removes the files and the
- * agent's kernel state in its namespace; a bundle whose checksum does not match installs nothing.
+ * agent's kernel state in its namespace and revokes its credential in the API; a bundle whose checksum does not match installs nothing.
  * Needs root and built `apps/api`, `apps/agent` (its bundle) and `packages/devstack`.
  */
 import { spawnSync } from 'node:child_process';
@@ -172,14 +172,18 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
     script = next;
   });
 
-  it('--uninstall stops the agent and removes its files and kernel state in its namespace', () => {
+  it('--uninstall stops the agent, removes its files and kernel state in its namespace, revokes it', async () => {
     expect(inNs('b1', ['nft', 'list', 'table', 'ip', NFT_TABLE]).status).toBe(0);
+    const row = (await api.agents()).find((a) => a.name === `${prefix}-b1`)!;
     const root = installRoot(prefix, 'b1');
     const file = join(labDir(prefix), 'install.sh');
     // Inside the namespace: the kernel cleanup acts on the namespace the script runs in.
     const out = nsRun(prefix, 'b1', ['bash', file, '--uninstall', '--root', root, '--no-systemd']);
-    expect(out).toContain('uninstalled');
+    expect(out).toContain(`left: agent ${row.id} is revoked in the API`);
+    expect(out).toContain("uninstalled; the agent's credential is revoked in the API");
     expect(agentPid(prefix, 'b1')).toBeNull();
+    const after = await api.ok<{ revokedAt: string | null }>('GET', `/v1/agents/${row.id}`);
+    expect(after.revokedAt).not.toBeNull();
     for (const p of ['etc/slipstream', 'var/lib/slipstream', 'opt/slipstream', 'run/slipstream'])
       expect(existsSync(join(root, p)), p).toBe(false);
     expect(inNs('b1', ['nft', 'list', 'table', 'ip', NFT_TABLE]).status).not.toBe(0);

@@ -83,6 +83,18 @@ export class AgentProtocolController {
   async telemetry(@AgentCaller() a: AgentPrincipal, @Body() b: TelemetryReport) {
     await this.svc.telemetryReport(a, b);
   }
+
+  @Post('leave')
+  @Endpoint({
+    operationId: 'agentLeave',
+    summary: 'The agent leaves for good (install.sh --uninstall): its own credential is revoked at once',
+    tag: 'agent-protocol',
+    role: 'agent',
+    status: 204,
+  })
+  async leave(@AgentCaller() a: AgentPrincipal) {
+    await this.svc.leave(a);
+  }
 }
 
 @Controller('v1')

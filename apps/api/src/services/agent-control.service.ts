@@ -175,13 +175,29 @@ export class AgentControlService {
   }
 
   async revoke(p: Principal, id: string): Promise<void> {
+    await this.revokeAs(p, id, 'agent.revoke');
+  }
+
+  /** The agent itself leaves for good (install.sh --uninstall): revoked at once, audited as `agent.leave`. */
+  async leave(a: AgentPrincipal): Promise<void> {
+    const self: Principal = {
+      tenantId: a.tenantId,
+      role: 'admin',
+      actorType: 'system',
+      actorId: `agent:${a.agentId}`,
+      email: null,
+    };
+    await this.revokeAs(self, a.agentId, 'agent.leave');
+  }
+
+  private async revokeAs(p: Principal, id: string, action: string): Promise<void> {
     await this.changes.apply(p, async (r) => {
       const cur = await r.agents.find(p.tenantId, id);
       if (!cur) throw AppError.notFound('agent');
       const a = cur.revokedAt ? cur : await r.agentControl.revokeAgent(p.tenantId, id, this.clock.now());
       return {
         value: null,
-        action: 'agent.revoke',
+        action,
         resourceType: 'agent',
         resourceId: id,
         before: mapAgent(cur),

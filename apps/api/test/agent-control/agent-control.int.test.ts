@@ -261,6 +261,31 @@ describe('enrollment and agent credentials', () => {
     expect(audit.body.items.map((x: { resourceId: string }) => x.resourceId)).toEqual([e.agentId]);
   });
 
+  it('lets an agent leave (uninstall): its own credential is revoked at once and audited', async () => {
+    const e = await enroll(api, await joinToken(api, owner.token), 'leaving');
+    const other = await enroll(api, await joinToken(api, owner.token), 'staying');
+    expect((await api.call('POST', '/v1/agent/leave', { token: e.credential })).status).toBe(204);
+    // Refused from then on, also for a second leave; another agent is untouched.
+    expectProblem(await api.call('POST', '/v1/agent/leave', { token: e.credential }), 401, 'unauthenticated');
+    expectProblem(
+      await api.call('POST', '/v1/agent/ack', { token: e.credential, body: { revision: 1, applied: true } }),
+      401,
+    );
+    const ack = await api.call('POST', '/v1/agent/ack', {
+      token: other.credential,
+      body: { revision: 1, applied: true },
+    });
+    expect(ack.status).toBe(204);
+    const shown = await api.call('GET', `/v1/agents/${e.agentId}`, { token: owner.token });
+    expect(shown.body.revokedAt).not.toBeNull();
+    const audit = await api.call('GET', '/v1/audit-log?action=agent.leave', { token: owner.token });
+    expect(audit.body.items).toMatchObject([
+      { resourceId: e.agentId, actor: { type: 'system', id: `agent:${e.agentId}` } },
+    ]);
+    // A user token is no agent credential.
+    expectProblem(await api.call('POST', '/v1/agent/leave', { token: owner.token }), 401);
+  });
+
   it('records ACK and NACK', async () => {
     const jt = await joinToken(api, owner.token);
     const e = await enroll(api, jt, 'acker');
