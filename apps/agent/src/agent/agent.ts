@@ -28,7 +28,7 @@ import {
   type Redirect,
 } from '../core/redirect-message.js';
 import { ReplayCache } from '../core/replay-cache.js';
-import { RtoEstimator } from '../core/rto.js';
+import { RtoEstimator, retrySchedule } from '../core/rto.js';
 import {
   parseDesiredState,
   validateDesiredState,
@@ -150,7 +150,7 @@ export class Agent {
   private readonly backend = new Map<string, BackendEntry>();
   /** Redirect attempts awaiting their ack: nonce -> backend entry key and when the attempt left. */
   private readonly pending = new Map<string, { k: string; client: string; sentAt: number }>();
-  /** Retry timing per client host, from the round trips of its acks (core/rto.ts). */
+  /** Retry timing per client host, from the round trips of its acks (core/rto.ts); see sendRedirect. */
   private readonly rto = new Map<string, RtoEstimator>();
   /** Client entries per VIP, and reverse-map key -> forward key: O(1) policy checks per redirect. */
   private readonly clientCount = new Map<string, number>();
@@ -676,13 +676,19 @@ export class Agent {
         // only queued in the socket behind other datagrams, and a late one is no miss (a burst of false
         // misses would switch this path off for everyone).
         resolve(false);
+        const due = Date.now() + INSTALL_LATE_MS;
         const late = setTimeout(() => {
-          if (!this.installs.delete(id)) return;
-          if (++this.installMisses >= INSTALL_MAX_MISSES) {
-            this.installMisses = 0;
-            this.installOffUntil = Date.now() + INSTALL_OFF_MS;
-            this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
-          }
+          // Timers run before the event loop polls its sockets: read what is waiting first
+          // (setImmediate runs after the poll), and a timer that fired long after its time measured a
+          // stall of this process, not the kernel path.
+          setImmediate(() => {
+            if (!this.installs.delete(id) || Date.now() - due > INSTALL_CONFIRM_MS) return;
+            if (++this.installMisses >= INSTALL_MAX_MISSES) {
+              this.installMisses = 0;
+              this.installOffUntil = Date.now() + INSTALL_OFF_MS;
+              this.log(`install packets unconfirmed; installing through nft for ${INSTALL_OFF_MS / 1000} s`);
+            }
+          });
         }, INSTALL_LATE_MS);
         late.unref();
         this.installs.set(id, () => {
@@ -1022,24 +1028,30 @@ export class Agent {
     attempt();
     this.m.redirectsSent.inc({ vip: vip.name });
     this.vipCounts(vip.id).redirectsSent++;
-    let delay = 0;
-    for (const d of this.rtoOf(e.client).delays(REDIRECT_RETRIES)) {
-      delay += d;
-      const t = setTimeout(() => {
+    // Tries must end while what they refer to still holds: for a first redirect the kernel's `bi` (added
+    // at the first packet, renewed half an idle timeout after the ack), for a renewal the client's `ri`
+    // (it lapses idle timeout + GRACE_S after the client last accepted, half an idle timeout ago). Both
+    // leave half an idle timeout + GRACE_S from `start`; one second of it is margin.
+    const halfT = vip.bypass.idleTimeoutS / 2;
+    const start = renewal ? Date.now() : e.firstSeenMs;
+    const windowMs = start + (halfT + GRACE_S - 1) * 1000 - Date.now();
+    const plan = retrySchedule(this.rtoOf(e.client).delays(REDIRECT_RETRIES), windowMs);
+    for (const at of plan.triesAtMs) {
+      const timer = setTimeout(() => {
         if (this.backend.get(k) === e && this.pending.has(e.nonce)) {
           this.m.redirectsRetried.inc({ vip: vip.name });
           attempt();
         }
-      }, delay);
-      t.unref();
-      e.timers.push(t);
+      }, at);
+      timer.unref();
+      e.timers.push(timer);
     }
     const giveUp = setTimeout(() => {
       if (!this.pending.has(e.nonce)) return;
       this.clearNonces(e);
       // An unanswered renewal: the client's entries will lapse, so stop rewriting replies first.
       if (renewal && e.state === 'active') void this.goIdle(k, e);
-    }, delay + 1000);
+    }, plan.giveUpAtMs);
     giveUp.unref();
     e.timers.push(giveUp);
   }
@@ -1047,8 +1059,8 @@ export class Agent {
   private rtoOf(client: string): RtoEstimator {
     let r = this.rto.get(client);
     if (!r) {
-      // One small estimator per client host; a host that talked to thousands starts them afresh.
-      if (this.rto.size >= 4096) this.rto.clear();
+      // One small estimator per client host; past 4096 the longest-known one makes room (Map keeps order).
+      if (this.rto.size >= 4096) this.rto.delete(this.rto.keys().next().value!);
       r = new RtoEstimator();
       this.rto.set(client, r);
     }

@@ -41,3 +41,22 @@ export class RtoEstimator {
     return Array.from({ length: retries }, (_, i) => Math.min(this.maxMs * 2, rto * 2 ** i));
   }
 }
+
+/**
+ * When to retry and when to give up, from the first send: the backed-off `delays` that fit before
+ * `windowMs` (the time what a redirect refers to still holds), and a give-up one second after the last try,
+ * but never past the window.
+ */
+export function retrySchedule(
+  delays: number[],
+  windowMs: number,
+): { triesAtMs: number[]; giveUpAtMs: number } {
+  const triesAtMs: number[] = [];
+  let at = 0;
+  for (const d of delays) {
+    if (at + d >= windowMs) break;
+    at += d;
+    triesAtMs.push(at);
+  }
+  return { triesAtMs, giveUpAtMs: Math.max(0, Math.min(at + 1000, windowMs)) };
+}

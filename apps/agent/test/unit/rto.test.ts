@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RtoEstimator } from '../../src/core/rto.js';
+import { RtoEstimator, retrySchedule } from '../../src/core/rto.js';
 
 describe('RtoEstimator', () => {
   it('starts at the minimum and backs off by doubling', () => {
@@ -38,5 +38,23 @@ describe('RtoEstimator', () => {
     r.sample(Number.NaN);
     r.sample(-5);
     expect(r.rtoMs).toBe(150);
+  });
+});
+
+describe('retrySchedule', () => {
+  it('tries after each backed-off delay and gives up a second after the last', () => {
+    expect(retrySchedule([150, 300, 600], 100_000)).toEqual({
+      triesAtMs: [150, 450, 1050],
+      giveUpAtMs: 2050,
+    });
+  });
+
+  it('keeps every try and the give-up inside the window what the redirect refers to still holds', () => {
+    // Idle timeout 5 s: half of it + 5 s grace - 1 s margin = 6.5 s.
+    expect(retrySchedule([2000, 4000, 4000], 6500)).toEqual({ triesAtMs: [2000, 6000], giveUpAtMs: 6500 });
+    expect(retrySchedule([2000, 4000, 4000], 2500)).toEqual({ triesAtMs: [2000], giveUpAtMs: 2500 });
+    expect(retrySchedule([2000, 4000, 4000], 1500)).toEqual({ triesAtMs: [], giveUpAtMs: 1000 });
+    // A window already over (a very late first send): no tries, give up at once.
+    expect(retrySchedule([150, 300], -50)).toEqual({ triesAtMs: [], giveUpAtMs: 0 });
   });
 });

@@ -352,6 +352,11 @@ export class TelemetryRepository {
     });
   }
 
+  /** Records that a backend's health was derived again, unchanged. */
+  async touchHealth(tenantId: string, backendId: string, at: Date) {
+    await this.db.backendHealth.updateMany({ where: { tenantId, backendId }, data: { checkedAt: at } });
+  }
+
   /** Serialises health decisions about one backend across API processes until the transaction ends. */
   async lockBackend(backendId: string): Promise<void> {
     await this.db.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, backendId);

@@ -90,7 +90,8 @@ export class HealthService {
       const health = deriveHealth(votes.get(id));
       const before = (states.get(id)?.health ?? 'unknown') as Health;
       if (health === before) {
-        if (states.has(id)) await repo.setHealth(tenantId, id, health, now, false);
+        // Only the time of the check: writing `health` here, outside the lock, could undo a concurrent move.
+        if (states.has(id)) await repo.touchHealth(tenantId, id, now);
         continue;
       }
       if (await this.change(tenantId, id, since, now)) changes++;

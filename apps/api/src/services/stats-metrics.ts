@@ -45,7 +45,7 @@ export class StatsMetrics {
     });
     this.healthChanges = new Counter({
       name: 'slipstream_backend_health_changes_total',
-      help: 'Derived backend health changes (into or out of unhealthy, which bumps the tenant revision)',
+      help: 'Derived backend health changes; those into or out of unhealthy also bump the tenant revision',
       labelNames: ['health'],
       registers: [this.registry],
     });

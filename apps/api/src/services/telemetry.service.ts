@@ -37,9 +37,9 @@ const nonZero = (r: Record<string, number>) => Object.values(r).some((v) => v !=
 
 /**
  * Deltas of `report` against `prev` (the same agent's previous snapshot). A different bootId starts from
- * zero. No snapshot while the agent says an earlier report of this boot was accepted (Redis lost its
- * data): this report is only a baseline (`baseline: true`, no rows), so counts since boot are never added
- * twice; what happened between the lost snapshot and now is not counted. Agent-level figures (time-to-bypass, rejected redirects) go to the tenant row, and also to a
+ * zero. No snapshot of this boot while the agent says an earlier report of it was accepted (Redis lost its
+ * data, or came back with an older copy): this report is only a baseline (`baseline: true`: gauge rows
+ * only), so counts since boot are never added twice; what happened since the lost snapshot is not counted. Agent-level figures (time-to-bypass, rejected redirects) go to the tenant row, and also to a
  * VIP's row when that VIP is the only one with traffic in this report, the one case where they can be
  * attributed exactly. Pure: unit-tested without servers.
  */
@@ -49,7 +49,8 @@ export function computeDeltas(
   second: number,
 ): { rows: SecondDelta[]; next: Snapshot; baseline: boolean } {
   const same = prev !== null && prev.bootId === report.bootId ? prev : null;
-  const baseline = prev === null && report.previousAccepted === true;
+  // No snapshot of this boot (none at all, or one of an older boot restored with Redis's data).
+  const baseline = same === null && report.previousAccepted === true;
   const sameSecond = prev !== null && prev.second === second;
   const rows: SecondDelta[] = [];
   const next: Snapshot = {
@@ -122,7 +123,12 @@ export function computeDeltas(
     const only = active.length === 1 ? active[0] : undefined;
     if (only) Object.assign(only, { redirectsRejected: rejected, ttbBuckets, ttbSumMs, ttbCount });
   }
-  return { rows: baseline ? [] : rows, next, baseline };
+  if (!baseline) return { rows, next, baseline };
+  // A baseline adds no counts, but the gauge is a level, not a count: it stays (next.gauge records it).
+  const gauges = rows
+    .filter((r) => r.vipId !== TENANT_ROW && r.bypassEntries !== 0)
+    .map((r) => ({ ...emptyRow(r.vipId), bypassEntries: r.bypassEntries }));
+  return { rows: gauges, next, baseline };
 }
 
 function emptyRow(vipId: string): SecondDelta {
@@ -145,7 +151,10 @@ function emptyRow(vipId: string): SecondDelta {
 
 /** Reports whose `at` is further than this from the API's clock are filed under the API's time. */
 const MAX_SKEW_MS = 60_000;
-/** Snapshots outlive a silent agent for a day; after that its next report counts from zero. */
+/**
+ * Snapshots outlive a silent agent for a day; after that its next report is a baseline (computeDeltas) and
+ * what it counted while silent is not stored.
+ */
 const SNAPSHOT_TTL_S = 24 * 3600;
 
 export class TelemetryService implements TelemetryIngest {

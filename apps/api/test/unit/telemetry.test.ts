@@ -63,16 +63,28 @@ describe('computeDeltas', () => {
   it('takes a report as a baseline when its predecessor was accepted but is gone (Redis lost its data)', () => {
     const lost = { ...report(BOOT1, [vip(VIP_A, 50)], { counts: [2, 0, 0, 0] }), previousAccepted: true };
     const first = computeDeltas(null, lost, 100);
-    // Counting since boot again would add 50 packets that were already stored.
+    // Counting since boot again would add 50 packets that were already stored; the gauge is a level and stays.
     expect(first.baseline).toBe(true);
-    expect(first.rows).toEqual([]);
-    const { rows, baseline } = computeDeltas(first.next, { ...lost, vips: [vip(VIP_A, 53)] }, 101);
+    expect(first.rows).toEqual([
+      { ...row(first.rows, VIP_A), bypassEntries: 50, packetsMux: 0, flowsNew: 0 },
+    ]);
+    expect(row(first.rows, TENANT_ROW)).toBeUndefined();
+    const { rows, baseline } = computeDeltas(first.next, { ...lost, vips: [vip(VIP_A, 53)] }, 100);
     expect(baseline).toBe(false);
-    expect(row(rows, VIP_A)).toMatchObject({ packetsMux: 3, flowsNew: 3 });
-    // A snapshot of another boot is a restart, not a loss: count from zero as usual.
-    const restarted = computeDeltas(
+    // Same second: the gauge moves by 3 on top of the 50 the baseline stored.
+    expect(row(rows, VIP_A)).toMatchObject({ packetsMux: 3, flowsNew: 3, bypassEntries: 3 });
+    // Redis came back with a snapshot of an older boot: still a baseline for a boot already reporting.
+    const older = computeDeltas(
       first.next,
       { ...report(BOOT2, [vip(VIP_A, 4)]), previousAccepted: true },
+      102,
+    );
+    expect(older.baseline).toBe(true);
+    expect(row(older.rows, VIP_A)).toMatchObject({ packetsMux: 0, bypassEntries: 4 });
+    // A restarted agent's first report (nothing of this boot accepted yet) counts from zero.
+    const restarted = computeDeltas(
+      first.next,
+      { ...report(BOOT2, [vip(VIP_A, 4)]), previousAccepted: false },
       102,
     );
     expect(restarted.baseline).toBe(false);
