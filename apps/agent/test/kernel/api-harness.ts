@@ -139,6 +139,33 @@ export class ApiHarness {
     return r.json;
   }
 
+  /** Signs up a fresh tenant; call() and ok() act as its owner from then on. */
+  async signup(tenantName: string): Promise<void> {
+    const email = `${tenantName.replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}@example.com`;
+    const s = await this.ok<{ token: string }>('POST', '/v1/auth/signup', {
+      email,
+      password: 'correct horse battery',
+      tenantName,
+    });
+    this.token = s.token;
+  }
+
+  /** Join tokens enough for the lab's hosts and muxes, as labUpWithControl takes them. */
+  async labJoinTokens(): Promise<{ joinTokenHost: string; joinTokenMux: string }> {
+    const muxes = HOSTS.filter((h) => h.kind === 'mux').length;
+    const host = await this.ok<{ secret: string }>('POST', '/v1/join-tokens', {
+      name: 'lab-hosts',
+      role: 'host',
+      maxUses: HOSTS.length - muxes,
+    });
+    const mux = await this.ok<{ secret: string }>('POST', '/v1/join-tokens', {
+      name: 'lab-muxes',
+      role: 'mux',
+      maxUses: muxes,
+    });
+    return { joinTokenHost: host.secret, joinTokenMux: mux.secret };
+  }
+
   async revision(): Promise<number> {
     return (await this.ok<{ configRevision: number }>('GET', '/v1/me')).configRevision;
   }

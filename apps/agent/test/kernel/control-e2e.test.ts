@@ -4,7 +4,6 @@
  * change reaching every agent, and the data plane outliving an API crash. Needs root and built
  * `apps/api`, `packages/devstack` (the root `npm test` builds every workspace first).
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,12 +39,7 @@ describe.skipIf(!isRoot)('lab agents controlled by the real API', () => {
   });
 
   it('configures, converges, bypasses, reports, survives an API crash and reconverges', async () => {
-    const session = await api.ok<{ token: string }>('POST', '/v1/auth/signup', {
-      email: `e2e-${randomBytes(3).toString('hex')}@example.com`,
-      password: 'correct horse battery',
-      tenantName: 'agent e2e',
-    });
-    api.token = session.token;
+    await api.signup('agent e2e');
     const backends = HOSTS.filter((h) => h.kind === 'backend');
     const bypass = { enabled: true, sourceCidrs: ['198.18.0.0/24'] };
     const web = await api.ok<{ id: string }>('POST', '/v1/pools', { name: 'web' });
@@ -79,24 +73,14 @@ describe.skipIf(!isRoot)('lab agents controlled by the real API', () => {
         bypass,
       })
     ).id;
-    const hostToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'lab-hosts',
-      role: 'host',
-      maxUses: 5,
-    });
-    const muxToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'lab-muxes',
-      role: 'mux',
-      maxUses: 2,
-    });
+    const tokens = await api.labJoinTokens();
 
     api.prefix = newPrefix();
     const prefix = api.prefix;
     const upStart = Date.now();
     await labUpWithControl(prefix, {
       apiUrl: api.url,
-      joinTokenHost: hostToken.secret,
-      joinTokenMux: muxToken.secret,
+      ...tokens,
     });
     const rev1 = await api.revision();
     const convergeMs = await api.converged(rev1, 20_000);

@@ -49,13 +49,7 @@ describe.skipIf(!isRoot)('backend health through the real API', () => {
     ['c1', 'c2'].filter((h) => nftElements(api.prefix, h, 'fo').includes(address));
 
   it('a dead backend turns unhealthy, every agent ACKs the new revision, hosts drop their entries to it', async () => {
-    api.token = (
-      await api.ok<{ token: string }>('POST', '/v1/auth/signup', {
-        email: `health-${Date.now()}@example.com`,
-        password: 'correct horse battery',
-        tenantName: 'health e2e',
-      })
-    ).token;
+    await api.signup('health e2e');
     const pool = await api.ok<{ id: string }>('POST', '/v1/pools', {
       name: 'web',
       healthProbe: {
@@ -78,21 +72,11 @@ describe.skipIf(!isRoot)('backend health through the real API', () => {
       poolId: pool.id,
       bypass: { enabled: true, sourceCidrs: ['198.18.0.0/24'] },
     });
-    const hostToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'lab-hosts',
-      role: 'host',
-      maxUses: 5,
-    });
-    const muxToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'lab-muxes',
-      role: 'mux',
-      maxUses: 2,
-    });
+    const tokens = await api.labJoinTokens();
     api.prefix = newPrefix();
     await labUpWithControl(api.prefix, {
-      apiUrl: `http://127.0.0.1:${api.port}`,
-      joinTokenHost: hostToken.secret,
-      joinTokenMux: muxToken.secret,
+      apiUrl: api.url,
+      ...tokens,
     });
     const all = Object.fromEntries(backends.map((b) => [b.underlay, 'healthy']));
     // The first verdicts turn every backend from unknown to healthy (recorded without a revision).

@@ -59,13 +59,7 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
 
   beforeAll(async () => {
     await api.start({ bundleDir });
-    api.token = (
-      await api.ok<{ token: string }>('POST', '/v1/auth/signup', {
-        email: `install-${randomBytes(3).toString('hex')}@example.com`,
-        password: 'correct horse battery',
-        tenantName: 'install e2e',
-      })
-    ).token;
+    await api.signup('install e2e');
     const pool = await api.ok<{ id: string }>('POST', '/v1/pools', { name: 'web' });
     for (const h of HOSTS.filter((x) => x.kind === 'backend'))
       await api.ok('POST', `/v1/pools/${pool.id}/backends`, { address: h.underlay, port: 80 });
@@ -106,23 +100,13 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
   });
 
   it('installs, enrolls and converges every lab agent, which then forwards through the VIP', async () => {
-    const hostToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'hosts',
-      role: 'host',
-      maxUses: 5,
-    });
-    const muxToken = await api.ok<{ secret: string }>('POST', '/v1/join-tokens', {
-      name: 'muxes',
-      role: 'mux',
-      maxUses: 2,
-    });
+    const tokens = await api.labJoinTokens();
     prefix = newPrefix();
     api.prefix = prefix;
     const t0 = Date.now();
     await labUpWithControl(prefix, {
       apiUrl: api.url,
-      joinTokenHost: hostToken.secret,
-      joinTokenMux: muxToken.secret,
+      ...tokens,
       install: true,
     });
     const rows = await converged(20_000);
