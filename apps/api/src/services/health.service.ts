@@ -30,8 +30,6 @@ export interface ReportedHealth {
 
 /** Thrown inside a ChangeRunner transaction to roll it back when another process already decided. */
 class Unchanged extends Error {}
-/** Rolls back a health update made without a revision when the move does change what agents are told. */
-class NeedsRevision extends Error {}
 
 export class HealthService {
   private readonly log = new Logger('BackendHealth');
@@ -120,17 +118,17 @@ export class HealthService {
       return { health, before, votes: votes.get(backendId) ?? { unhealthy: 0, total: 0 } };
     };
     try {
-      try {
-        const health = await this.db.transaction(async (r) => {
-          const d = await decide(r);
-          if (HealthService.pushes(d.before, d.health)) throw new NeedsRevision();
-          await r.telemetry.setHealth(tenantId, backendId, d.health, now, true);
-          return d.health;
-        });
-        this.metrics.healthChanges.inc({ health });
+      // A move that changes nothing pushed is written here; null leaves it (nothing written yet) to the
+      // ChangeRunner below, which adds the revision and the audit entry.
+      const quiet = await this.db.transaction(async (r) => {
+        const d = await decide(r);
+        if (HealthService.pushes(d.before, d.health)) return null;
+        await r.telemetry.setHealth(tenantId, backendId, d.health, now, true);
+        return d.health;
+      });
+      if (quiet) {
+        this.metrics.healthChanges.inc({ health: quiet });
         return true;
-      } catch (err) {
-        if (!(err instanceof NeedsRevision)) throw err;
       }
       const system: Principal = {
         tenantId,
