@@ -39,14 +39,17 @@ import {
   applyPlan,
   cleanupKernel,
   existingObjects,
+  backendInstall,
+  clientInstall,
   installPacket,
+  type InstallHeader,
   INSTALL_MAGIC,
   INSTALL_TOKEN_LEN,
   NftSession,
   parseCounters,
   run,
 } from '../dataplane/kernel.js';
-import { GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
+import { BO_TIMEOUT_S, GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
 import { Prober, withBackendHealth, type ProbeState, type ProbeTarget } from './prober.js';
 import { BucketHistogram, KernelCounterTracker, type RawCounter, type TelemetryReport } from './telemetry.js';
@@ -78,8 +81,6 @@ const INSTALL_LATE_MS = 2000;
 /** After this many unconfirmed install packets in a row, install through nft only for a while. */
 const INSTALL_MAX_MISSES = 3;
 const INSTALL_OFF_MS = 30_000;
-/** Default timeout of `bo` elements; replies refresh it, so (this - expires) is the time since the last one. */
-const BO_TIMEOUT_S = 3600;
 
 type Proto = 'tcp' | 'udp';
 
@@ -204,7 +205,7 @@ export class Agent {
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
     installs: new CounterVec(
       'slipstream_bypass_installs_total',
-      'Client entry installs, by how they reached the kernel (install packet or nft)',
+      'Bypass entry installs, by side (client: ri and fo; backend: bo) and how they reached the kernel (install packet or nft)',
     ),
     configErrors: new CounterVec('slipstream_config_errors_total', 'Rejected desired-state files'),
     revision: new CounterVec('slipstream_config_revision', 'Revision of the applied desired state', 'gauge'),
@@ -617,10 +618,11 @@ export class Agent {
     try {
       // The install packet adds or refreshes both elements (ri first); nft is the fallback. A renewal
       // through nft replaces both atomically, which restarts their timeouts.
-      if (await this.installByPacket(f, r.backendHost)) this.m.installs.inc({ via: 'packet' });
+      if (await this.installByPacket(clientInstall({ ...f, backendHost: r.backendHost })))
+        this.m.installs.inc({ side: 'client', via: 'packet' });
       else {
         await this.nft.exec(existing ? `${del}; ${add}` : add);
-        this.m.installs.inc({ via: 'nft' });
+        this.m.installs.inc({ side: 'client', via: 'nft' });
       }
     } catch (err) {
       try {
@@ -654,21 +656,18 @@ export class Agent {
   }
 
   /**
-   * Sends the kernel an install packet for ri and fo (render.ts installRules) and waits for its
-   * confirmation; false when none came in time (no rule for the VIP yet, a full map, a host firewall),
-   * and the caller installs through nft. Repeated misses switch this path off for a while.
+   * Sends the kernel an install packet (render.ts installRules: ri and fo of a client flow, or bo of a
+   * backend flow) and waits for its confirmation; false when none came in time (no rule for the VIP yet,
+   * a full map, a host firewall), and the caller installs through nft. Repeated misses switch this path
+   * off for a while.
    */
-  private installByPacket(f: Redirect['flow'], backendHost: string): Promise<boolean> {
+  private installByPacket(h: InstallHeader): Promise<boolean> {
     const st = this.state;
     const sock = this.sock;
     if (!st || !sock || Date.now() < this.installOffUntil) return Promise.resolve(false);
     const token = randomBytes(INSTALL_TOKEN_LEN);
     const id = token.toString('hex');
-    const pkt = installPacket(
-      st.encap.vni,
-      { backendHost, vip: f.vip, clientPort: f.clientPort, vipPort: f.vipPort },
-      token,
-    );
+    const pkt = installPacket(st.encap.vni, h, token);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         // Unconfirmed in time: the caller installs through nft as well (idempotent, and batched when many
@@ -778,7 +777,12 @@ export class Agent {
       // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
       const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
       try {
-        await this.nft.exec(`add element ip ${NFT_TABLE} bo { ${bo} timeout ${BO_TIMEOUT_S - 1}s }`);
+        const h = backendInstall({ vip: e.vip, client: e.client, vipPort: e.vport, clientPort: e.cport });
+        if (await this.installByPacket(h)) this.m.installs.inc({ side: 'backend', via: 'packet' });
+        else {
+          await this.nft.exec(`add element ip ${NFT_TABLE} bo { ${bo} timeout ${BO_TIMEOUT_S - 1}s }`);
+          this.m.installs.inc({ side: 'backend', via: 'nft' });
+        }
       } catch (err) {
         this.log(`bo install failed for ${k}: ${(err as Error).message}`);
         return;

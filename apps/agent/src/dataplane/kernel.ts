@@ -341,17 +341,46 @@ function ipv4Bytes(a: string): number[] {
   return a.split('.').map(Number);
 }
 
+/** The inner IPv4/UDP header of an install packet, read by the rules of render.ts installRules. */
+export interface InstallHeader {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+}
+
 /**
- * The install packet for one client flow (render.ts installRules), sent as a UDP payload to
- * 127.0.0.1:<tunnel port>: a VXLAN-GPE header, then an IPv4/UDP packet read by the rule as `ip saddr` =
- * backend host, `ip daddr` = VIP, `udp sport` = client port, `udp dport` = VIP port. Its payload (magic +
- * token) comes back to the agent's redirect socket as the confirmation.
+ * Inner header of a client's install packet for one flow: `ip saddr` = backend host, `ip daddr` = VIP,
+ * `udp sport` = client port, `udp dport` = VIP port (the rule adds `ri` and `fo`).
  */
-export function installPacket(
-  vni: number,
-  flow: { backendHost: string; vip: string; clientPort: number; vipPort: number },
-  token: Buffer,
-): Buffer {
+export function clientInstall(f: {
+  backendHost: string;
+  vip: string;
+  clientPort: number;
+  vipPort: number;
+}): InstallHeader {
+  return { src: f.backendHost, dst: f.vip, sport: f.clientPort, dport: f.vipPort };
+}
+
+/**
+ * Inner header of a backend's install packet for one flow: `ip saddr` = VIP, `ip daddr` = client host,
+ * `udp sport` = VIP port, `udp dport` = client port, as the flow's replies (the rule adds `bo`).
+ */
+export function backendInstall(f: {
+  vip: string;
+  client: string;
+  vipPort: number;
+  clientPort: number;
+}): InstallHeader {
+  return { src: f.vip, dst: f.client, sport: f.vipPort, dport: f.clientPort };
+}
+
+/**
+ * An install packet (render.ts installRules), sent as a UDP payload to 127.0.0.1:<tunnel port>: a
+ * VXLAN-GPE header, then an IPv4/UDP packet with header `h` (clientInstall, backendInstall). Its payload
+ * (magic + token) comes back to the agent's redirect socket as the confirmation.
+ */
+export function installPacket(vni: number, h: InstallHeader, token: Buffer): Buffer {
   const payload = INSTALL_MAGIC.length + INSTALL_TOKEN_LEN;
   const b = Buffer.alloc(8 + 20 + 8 + payload);
   // VXLAN-GPE: flags I (VNI valid) and P (next protocol present), next protocol 1 = IPv4.
@@ -363,15 +392,15 @@ export function installPacket(
   ip.writeUInt16BE(20 + 8 + payload, 2);
   ip[8] = 64;
   ip[9] = 17;
-  ip.set(ipv4Bytes(flow.backendHost), 12);
-  ip.set(ipv4Bytes(flow.vip), 16);
+  ip.set(ipv4Bytes(h.src), 12);
+  ip.set(ipv4Bytes(h.dst), 16);
   let sum = 0;
   for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   ip.writeUInt16BE(~sum & 0xffff, 10);
   // UDP with checksum 0 (none): the rule rewrites address and port without having to fix one up.
-  b.writeUInt16BE(flow.clientPort, 28);
-  b.writeUInt16BE(flow.vipPort, 30);
+  b.writeUInt16BE(h.sport, 28);
+  b.writeUInt16BE(h.dport, 30);
   b.writeUInt16BE(8 + payload, 32);
   INSTALL_MAGIC.copy(b, 36);
   token.copy(b, 36 + INSTALL_MAGIC.length, 0, INSTALL_TOKEN_LEN);

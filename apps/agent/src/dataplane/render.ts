@@ -30,6 +30,11 @@ export const NFLOG_GROUP = 83;
 export const REPLY_MARK = 0x5500;
 /** Mark of the agent's own install packets (see installRules); only root's packets on `lo` get it. */
 export const INSTALL_MARK = 0x5600;
+/**
+ * Timeout of a backend's `bo` elements: every reply resets it, and the agent deletes an element itself
+ * when its flow idles (agent.ts check), so it only bounds an element the agent forgot (a crash).
+ */
+export const BO_TIMEOUT_S = 3600;
 const HASH_SEED = '0x534c5053';
 
 /** Short stable name for a VIP in nft object names (ids may contain characters nft does not accept). */
@@ -142,20 +147,26 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
 }
 
 /**
- * Client side: the agent installs a verified redirect's `ri` and `fo` elements without an nft round trip
- * (~0.05 ms instead of ~0.2-1 ms, and no third process to schedule). It sends itself, through `lo` to the
- * tunnel port, a VXLAN-GPE packet whose inner UDP header carries the flow: backend host -> VIP, client
- * port -> VIP port (kernel.ts installPacket). Only root's packets on `lo` are marked (the mark survives
- * decapsulation; packets from the wire never carry it), so only the agent can install this way. The VIP's
- * rule in chain `inst` (one per protocol and timeout) adds or refreshes both elements with the VIP's timeouts (`ri` first: it receives), then turns the
- * packet into a confirmation to the agent's redirect socket; a packet no rule installed is dropped, and
- * the agent, hearing nothing, falls back to its nft session. The agent checked signature, pool and policy
- * before sending it.
+ * Per-flow elements the agents add without an nft round trip (~0.05 ms instead of ~0.2-1 ms of an nft
+ * process, and no third process to schedule):
+ * - client: a verified redirect's `ri` and `fo`;
+ * - backend: an acked flow's `bo` (replies leave with this host's address from then on).
+ * The agent sends itself, through `lo` to the tunnel port, a VXLAN-GPE packet whose inner UDP header
+ * carries the flow (kernel.ts clientInstall, backendInstall). Only root's packets on `lo` are marked (the
+ * mark survives decapsulation; packets from the wire never carry it), so only the agent can install this
+ * way. A client packet goes to a VIP's port (`ip daddr . udp dport`), a backend packet comes from one of
+ * this host's VIPs (`ip saddr . udp sport`), so the two never match each other's rules. The rule (one per
+ * protocol and timeout) adds or refreshes the elements (`ri` first: it receives), then turns the packet
+ * into a confirmation to the agent's redirect socket; a packet no rule installed is dropped, and the
+ * agent, hearing nothing, falls back to its nft session. The agent checked signature, pool and policy
+ * (client) or the client's ack (backend) before sending it.
  */
 function installRules(state: DesiredState, vips: VipSpec[]): string[] {
   const self = state.agent.underlay;
+  const confirm = `ip daddr set ${self} udp dport set ${state.redirect.port} notrack accept`;
   // One rule per protocol and idle timeout (a handful), each matching its VIPs with one set lookup.
   const groups = new Map<string, { proto: number; t: number; keys: string[] }>();
+  const served = new Map<number, string[]>();
   for (const v of vips) {
     if (!v.bypass.enabled) continue;
     const proto = v.protocol === 'tcp' ? 6 : 17;
@@ -163,14 +174,23 @@ function installRules(state: DesiredState, vips: VipSpec[]): string[] {
     const g = groups.get(`${proto}/${t}`) ?? { proto, t, keys: [] };
     g.keys.push(`${v.address} . ${v.port}`);
     groups.set(`${proto}/${t}`, g);
+    const me = v.backends.find((b) => b.address === self && b.state === 'active');
+    if (me) served.set(proto, [...(served.get(proto) ?? []), `${v.address} . ${v.port}`]);
   }
   const inst: string[] = ['flush chain ip slipstream inst'];
   for (const { proto, t, keys } of groups.values()) {
     inst.push(
       `add rule ip slipstream inst ip daddr . udp dport { ${keys.join(', ')} }` +
         ` update @ri { ip saddr . ${proto} . udp dport . udp sport timeout ${t + GRACE_S}s : ip daddr }` +
-        ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr }` +
-        ` ip daddr set ${self} udp dport set ${state.redirect.port} notrack accept`,
+        ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr } ${confirm}`,
+    );
+  }
+  for (const [proto, keys] of [...served].sort((a, b) => a[0] - b[0])) {
+    inst.push(
+      `add rule ip slipstream inst ip saddr . udp sport { ${[...new Set(keys)].join(', ')} }` +
+        ` update @bo { ip saddr . ip daddr . ${proto} . udp sport . udp dport timeout ${BO_TIMEOUT_S - 1}s }` +
+        // A VIP is local here: a confirmation from it would be dropped as a martian on the way in.
+        ` ip saddr set ip daddr ${confirm}`,
     );
   }
   inst.push('add rule ip slipstream inst drop');

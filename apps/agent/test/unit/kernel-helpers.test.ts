@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { installPacket, INSTALL_MAGIC, parseCounters } from '../../src/dataplane/kernel.js';
+import {
+  backendInstall,
+  clientInstall,
+  installPacket,
+  INSTALL_MAGIC,
+  parseCounters,
+} from '../../src/dataplane/kernel.js';
 
 describe('parseCounters', () => {
   it('reads every named counter of a `list counters` listing', () => {
@@ -30,7 +36,7 @@ describe('installPacket', () => {
     const token = Buffer.from('0102030405060708', 'hex');
     const b = installPacket(
       0x123456,
-      { backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 },
+      clientInstall({ backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 }),
       token,
     );
     expect(b.length).toBe(8 + 20 + 8 + 12);
@@ -52,5 +58,21 @@ describe('installPacket', () => {
     expect(b.readUInt16BE(34)).toBe(0);
     expect(b.subarray(36, 40)).toEqual(INSTALL_MAGIC);
     expect(b.subarray(40)).toEqual(token);
+  });
+});
+
+describe('install headers', () => {
+  it('put a client flow as backend host -> VIP and a backend flow as its replies, VIP -> client', () => {
+    expect(
+      clientInstall({ backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 }),
+    ).toEqual({ src: '198.18.0.31', dst: '198.19.0.10', sport: 40000, dport: 80 });
+    expect(
+      backendInstall({ vip: '198.19.0.10', client: '198.18.0.11', vipPort: 80, clientPort: 40000 }),
+    ).toEqual({
+      src: '198.19.0.10',
+      dst: '198.18.0.11',
+      sport: 80,
+      dport: 40000,
+    });
   });
 });

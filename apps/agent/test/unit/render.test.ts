@@ -141,6 +141,24 @@ describe('kernel plan rendering', () => {
     expect(renderPlan(sample('mux')).nft).not.toContain('22016');
   });
 
+  it('lets a backend host install bo with a marked packet of its own, for the bypass VIPs it serves', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const lines = renderPlan(s).nft.split('\n');
+    // Keyed by where replies come from (VIP . VIP port), so a client's packet (to a VIP) never matches.
+    const tcp =
+      'add rule ip slipstream inst ip saddr . udp sport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @bo { ip saddr . ip daddr . 6 . udp sport . udp dport timeout 3599s } ip saddr set ip daddr ip daddr set 198.18.0.31 udp dport set 4791 notrack accept';
+    const udp =
+      'add rule ip slipstream inst ip saddr . udp sport { 198.19.0.30 . 7 } update @bo { ip saddr . ip daddr . 17 . udp sport . udp dport timeout 3599s } ip saddr set ip daddr ip daddr set 198.18.0.31 udp dport set 4791 notrack accept';
+    expect(lines).toContain(tcp);
+    expect(lines).toContain(udp);
+    expect(lines.indexOf('add rule ip slipstream inst drop')).toBeGreaterThan(lines.indexOf(udp));
+    // A host that serves no VIP, and a backend that is draining, get none.
+    expect(renderPlan(sample('host')).nft).not.toContain('update @bo { ip saddr . ip daddr . 6');
+    for (const v of s.vips) for (const b of v.backends) if (b.address === '198.18.0.31') b.state = 'draining';
+    expect(renderPlan(s).nft).not.toContain('inst ip saddr');
+  });
+
   it('spreads over healthy muxes only, and drops a disabled backend from local VIPs', () => {
     const s = sample('host');
     s.muxes[0]!.healthy = false;
