@@ -2,6 +2,7 @@
  * slipstream-agent:
  *   run --config <file> [--metrics 127.0.0.1:9464]        desired state from a file (the lab, tests)
  *   run --control <state-file> [--metrics …]              desired state pushed by the API
+ *       [--nice -10]                                       scheduling priority (agent/priority.ts)
  *   enroll --api <url> --token <sls_j_…> --name <n> --underlay <ip> --state-file <f> [--hostname h]
  *   leave --state-file <f>                                 revoke this agent's own credential (uninstall)
  *   cleanup | render --config <file>
@@ -13,6 +14,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent/agent.js';
+import { DEFAULT_NICE, parseNice, setProcessNice } from './agent/priority.js';
 import { parseDesiredState } from './config/desired-state.js';
 import { ControlClient } from './control/client.js';
 import { enroll, leave } from './control/enroll.js';
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       underlay: { type: 'string' },
       hostname: { type: 'string' },
       'state-file': { type: 'string' },
+      nice: { type: 'string' },
     },
     strict: true,
   });
@@ -95,7 +98,19 @@ async function main(): Promise<void> {
     throw new Error(`unknown command ${cmd ?? '(none)'}; use run, enroll, leave, cleanup or render`);
   if (!values.config === !values.control)
     throw new Error('run needs exactly one of --config <file> or --control <state-file>');
+  const nice =
+    values.nice !== undefined
+      ? parseNice(values.nice)
+      : process.env.SLIPSTREAM_AGENT_NICE !== undefined
+        ? parseNice(process.env.SLIPSTREAM_AGENT_NICE)
+        : DEFAULT_NICE;
   const control = values.control ? readControlState(values.control) : null;
+  const pr = setProcessNice(nice);
+  console.log(
+    'error' in pr
+      ? `priority: could not set nice ${nice} (${pr.error}); running at the inherited priority`
+      : `priority: nice ${nice} on ${pr.threads} threads`,
+  );
   const [host, port] = values.metrics.split(':');
   const agent = new Agent({
     ...(values.config ? { configFile: values.config } : {}),
