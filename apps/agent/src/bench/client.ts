@@ -5,7 +5,8 @@
  *
  *   rr     --host H --port P [--count 2000] [--warmup 200] [--size 64] [--settle-ms 500]
  *                                                                        request/response on one TCP connection
- *   short  --host H --port P [--count 300] [--concurrency 4]             HTTP GETs, one new connection each
+ *   short  --host H --port P [--count 300] [--concurrency 4] [--rate 0]  HTTP GETs, one new connection each;
+ *                                                                        --rate N opens N per second (0: flat out)
  *   mixed  --host H --port P [--seconds 10] [--bulk 2] [--keepalive 4] [--short 4] [--bulk-bytes 50000000]
  *   flood  --host H --port P [--seconds 5] [--concurrency 32]            TCP connects as fast as possible
  */
@@ -36,6 +37,7 @@ function parseCli() {
         short: { type: 'string' },
         'bulk-bytes': { type: 'string' },
         'settle-ms': { type: 'string' },
+        rate: { type: 'string' },
       },
     });
   } catch (err) {
@@ -140,13 +142,18 @@ function httpGet(agent: Agent | false, path: string, sink = false): Promise<numb
 async function short(): Promise<object> {
   const count = int('count', 300, 1, 100_000);
   const conc = int('concurrency', 4, 1, 256);
+  const rate = int('rate', 0, 0, 100_000);
+  const start = performance.now();
   let next = 0;
   let ok = 0;
   const errors: string[] = [];
   await Promise.all(
     Array.from({ length: conc }, async () => {
       while (next < count) {
-        next++;
+        const i = next++;
+        // Paced: connection i opens at start + i/rate (open loop while the workers keep up).
+        const wait = rate > 0 ? start + (i * 1000) / rate - performance.now() : 0;
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         try {
           await httpGet(false, '/');
           ok++;

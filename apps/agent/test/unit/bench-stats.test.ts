@@ -192,6 +192,31 @@ describe('result table', () => {
     expect(overallVerdict(rows)).toBe('MISS');
   });
 
+  it('shows time-to-bypass at paced rates after the flat-out figure, unjudged', () => {
+    const paced = (ratePerSec: number, p99Ms: number, capped = false) => ({
+      ratePerSec,
+      observations: 300,
+      p50Ms: 0.5,
+      p99Ms,
+      p99AboveTopBucket: capped,
+      errors: [],
+    });
+    const rows = resultRows(results({ timeToBypassPaced: [paced(100, 3.2), paced(300, 5, true)] }));
+    const i = rows.findIndex((r) => r.metric.startsWith('time-to-bypass p99'));
+    expect(rows[i + 1]).toEqual({
+      metric: '  at 100 new flows/s: p50 / p99 (300 flows)',
+      value: '0.50 / 3.20 ms',
+      vsDirect: '',
+      target: '',
+      verdict: '',
+    });
+    expect(rows[i + 2]).toMatchObject({ value: '0.50 / > 5.00 ms', verdict: '' });
+    expect(rows[i]!.metric).toBe('time-to-bypass p99');
+    expect(rows.find((r) => r.metric.startsWith('time-to-bypass p50'))!.metric).toBe(
+      'time-to-bypass p50 (400 flows, flat out)',
+    );
+  });
+
   it('shows each kind of flow of the mix alone, with mux packets per unit, unjudged', () => {
     const rows = resultRows(
       results({
