@@ -4,8 +4,10 @@
  *
  * Ordering of a bypass (each side installs what it will receive before the other side sends it):
  *   1. backend sees the flow's first packet arrive from a mux; installs `bi` (receive rewrite);
- *   2. backend sends the signed redirect; client checks it, installs `ri` and `fo` in one transaction;
- *   3. client acks; only then does the backend install `bo` (its replies leave as host->client).
+ *   2. backend sends the signed redirect; client checks it, installs `ri` and `fo` in one kernel step
+ *      (an install packet; nft as the fallback);
+ *   3. client acks (the kernel sends the ack the install packet carries once both are in; the agent after
+ *      an nft install); only then does the backend install `bo` (its replies leave as host->client).
  * Removal runs the other way: senders (`fo`, `bo`) go first, receivers (`ri`, `bi`) a grace period later.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,6 +44,7 @@ import {
   backendInstall,
   clientInstall,
   installPacket,
+  installToken,
   type InstallHeader,
   INSTALL_MAGIC,
   INSTALL_TOKEN_LEN,
@@ -202,6 +205,10 @@ export class Agent {
       'Redirects received, by result and reason',
     ),
     acks: new CounterVec('slipstream_redirect_acks_total', 'Acks received by the backend side'),
+    acksSent: new CounterVec(
+      'slipstream_redirect_acks_sent_total',
+      'Acks sent by the client side: by the kernel right after an install packet, or by the agent',
+    ),
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
     installs: new CounterVec(
       'slipstream_bypass_installs_total',
@@ -497,10 +504,15 @@ export class Agent {
   }
 
   private onMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (buf.length === INSTALL_MAGIC.length + INSTALL_TOKEN_LEN && buf.subarray(0, 4).equals(INSTALL_MAGIC)) {
-      this.installs.get(buf.toString('hex', INSTALL_MAGIC.length))?.();
+    // A confirmation is the install packet's own payload: a token (backend) or the signed ack the kernel
+    // also sent to the backend (client), which must not be taken for an ack from a backend.
+    const confirmed = this.installs.size > 0 ? this.installs.get(buf.toString('hex')) : undefined;
+    if (confirmed) {
+      confirmed();
       return;
     }
+    if (buf.length === INSTALL_MAGIC.length + INSTALL_TOKEN_LEN && buf.subarray(0, 4).equals(INSTALL_MAGIC))
+      return;
     if (buf.length === HEALTH_LEN && buf.subarray(0, 4).equals(HEALTH_MAGIC)) {
       if (this.state?.agent.role === 'mux') this.sock?.send(buf, rinfo.port, rinfo.address);
       else this.muxSeen.set(rinfo.address, Date.now());
@@ -516,10 +528,10 @@ export class Agent {
     else this.received('rejected', 'malformed');
   }
 
-  private reply(to: dgram.RemoteInfo, nonce: string, accepted: boolean, reason?: string): void {
+  private ackFor(nonce: string, accepted: boolean, reason?: string): Buffer {
     const st = this.state!;
     const key = Buffer.from(st.redirect.keys[st.redirect.activeKeyId]!, 'base64');
-    const ack = signAck(
+    return signAck(
       {
         tenantId: st.agent.tenantId,
         keyId: st.redirect.activeKeyId,
@@ -529,7 +541,11 @@ export class Agent {
       },
       key,
     );
-    this.sock?.send(ack, to.port, to.address);
+  }
+
+  private reply(to: dgram.RemoteInfo, nonce: string, accepted: boolean, reason?: string): void {
+    this.sock?.send(this.ackFor(nonce, accepted, reason), to.port, to.address);
+    this.m.acksSent.inc({ by: 'agent' });
   }
 
   private findVip(address: string, proto: string, port: number): VipSpec | undefined {
@@ -615,12 +631,17 @@ export class Agent {
     const ri = `${r.backendHost} . ${f.protocol} . ${f.vipPort} . ${f.clientPort}`;
     const add = `add element ip ${NFT_TABLE} ri { ${ri} timeout ${t + GRACE_S}s : ${f.vip} }; add element ip ${NFT_TABLE} fo { ${fo} timeout ${t}s : ${r.backendHost} }`;
     const del = `delete element ip ${NFT_TABLE} ri { ${ri} }; delete element ip ${NFT_TABLE} fo { ${fo} }`;
+    // The install packet adds or refreshes both elements (ri first), and the kernel then sends the ack it
+    // carries to the backend; nft is the fallback, and then the agent acks. A renewal through nft replaces
+    // both elements atomically, which restarts their timeouts.
+    let kernelAcked = false;
     try {
-      // The install packet adds or refreshes both elements (ri first); nft is the fallback. A renewal
-      // through nft replaces both atomically, which restarts their timeouts.
-      if (await this.installByPacket(clientInstall({ ...f, backendHost: r.backendHost })))
+      const ack = this.ackFor(r.nonce, true);
+      if (await this.installByPacket(clientInstall({ ...f, backendHost: r.backendHost }), ack)) {
         this.m.installs.inc({ side: 'client', via: 'packet' });
-      else {
+        this.m.acksSent.inc({ by: 'kernel' });
+        kernelAcked = true;
+      } else {
         await this.nft.exec(existing ? `${del}; ${add}` : add);
         this.m.installs.inc({ side: 'client', via: 'nft' });
       }
@@ -652,7 +673,7 @@ export class Agent {
       this.vipCounts(vip.id).flowsBypassed++;
     }
     this.updateGauges();
-    this.reply(rinfo, r.nonce, true);
+    if (!kernelAcked) this.reply(rinfo, r.nonce, true);
   }
 
   /**
@@ -661,13 +682,14 @@ export class Agent {
    * a full map, a host firewall), and the caller installs through nft. Repeated misses switch this path
    * off for a while.
    */
-  private installByPacket(h: InstallHeader): Promise<boolean> {
+  private installByPacket(h: InstallHeader, payload?: Buffer): Promise<boolean> {
     const st = this.state;
     const sock = this.sock;
     if (!st || !sock || Date.now() < this.installOffUntil) return Promise.resolve(false);
-    const token = randomBytes(INSTALL_TOKEN_LEN);
-    const id = token.toString('hex');
-    const pkt = installPacket(st.encap.vni, h, token);
+    const body = payload ?? installToken(randomBytes(INSTALL_TOKEN_LEN));
+    const id = body.toString('hex');
+    if (this.installs.has(id)) return Promise.resolve(false);
+    const pkt = installPacket(st.encap.vni, h, body);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         // Unconfirmed in time: the caller installs through nft as well (idempotent, and batched when many

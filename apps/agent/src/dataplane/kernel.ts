@@ -375,13 +375,19 @@ export function backendInstall(f: {
   return { src: f.vip, dst: f.client, sport: f.vipPort, dport: f.clientPort };
 }
 
+/** Payload of a backend's install packet: it comes back as the confirmation (magic + a fresh token). */
+export function installToken(token: Buffer): Buffer {
+  return Buffer.concat([INSTALL_MAGIC, token.subarray(0, INSTALL_TOKEN_LEN)]);
+}
+
 /**
  * An install packet (render.ts installRules), sent as a UDP payload to 127.0.0.1:<tunnel port>: a
- * VXLAN-GPE header, then an IPv4/UDP packet with header `h` (clientInstall, backendInstall). Its payload
- * (magic + token) comes back to the agent's redirect socket as the confirmation.
+ * VXLAN-GPE header, then an IPv4/UDP packet with header `h` (clientInstall, backendInstall) and
+ * `payload`, which comes back to the agent's redirect socket as the confirmation: for a client the signed
+ * ack of the redirect (the kernel also sends it on to the backend), for a backend installToken().
  */
-export function installPacket(vni: number, h: InstallHeader, token: Buffer): Buffer {
-  const payload = INSTALL_MAGIC.length + INSTALL_TOKEN_LEN;
+export function installPacket(vni: number, h: InstallHeader, body: Buffer): Buffer {
+  const payload = body.length;
   const b = Buffer.alloc(8 + 20 + 8 + payload);
   // VXLAN-GPE: flags I (VNI valid) and P (next protocol present), next protocol 1 = IPv4.
   b[0] = 0x0c;
@@ -402,7 +408,6 @@ export function installPacket(vni: number, h: InstallHeader, token: Buffer): Buf
   b.writeUInt16BE(h.sport, 28);
   b.writeUInt16BE(h.dport, 30);
   b.writeUInt16BE(8 + payload, 32);
-  INSTALL_MAGIC.copy(b, 36);
-  token.copy(b, 36 + INSTALL_MAGIC.length, 0, INSTALL_TOKEN_LEN);
+  body.copy(b, 36);
   return b;
 }

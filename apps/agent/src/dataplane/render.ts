@@ -157,13 +157,22 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
  * way. A client packet goes to a VIP's port (`ip daddr . udp dport`), a backend packet comes from one of
  * this host's VIPs (`ip saddr . udp sport`), so the two never match each other's rules. The rule (one per
  * protocol and timeout) adds or refreshes the elements (`ri` first: it receives), then turns the packet
- * into a confirmation to the agent's redirect socket; a packet no rule installed is dropped, and the
- * agent, hearing nothing, falls back to its nft session. The agent checked signature, pool and policy
- * (client) or the client's ack (backend) before sending it.
+ * into a confirmation to the agent's redirect socket; a client's rule first sends the ack it carries to
+ * the backend (`dup`). A packet no rule installed is dropped, and the agent, hearing nothing, falls back
+ * to its nft session (and acks itself). The agent checked signature, pool and policy (client) or the
+ * client's ack (backend) before sending it.
  */
 function installRules(state: DesiredState, vips: VipSpec[]): string[] {
   const self = state.agent.underlay;
-  const confirm = `ip daddr set ${self} udp dport set ${state.redirect.port} notrack accept`;
+  const port = state.redirect.port;
+  const confirm = `ip daddr set ${self} udp dport set ${port} notrack accept`;
+  // The client's payload is the signed ack of the redirect: once ri and fo are in, the kernel sends it to
+  // the backend host (the inner source) itself, then returns the packet to the agent as the confirmation
+  // (from the backend's address: a local source would be dropped as a martian). No wait for the agent's
+  // event loop between the install and the ack, and never an ack for entries the kernel did not add.
+  const ackAndConfirm =
+    `ip daddr set ip saddr ip saddr set ${self} udp sport set ${port} udp dport set ${port} dup to ip daddr` +
+    ` ip saddr set ip daddr ip daddr set ${self} notrack accept`;
   // One rule per protocol and idle timeout (a handful), each matching its VIPs with one set lookup.
   const groups = new Map<string, { proto: number; t: number; keys: string[] }>();
   const served = new Map<number, string[]>();
@@ -182,7 +191,7 @@ function installRules(state: DesiredState, vips: VipSpec[]): string[] {
     inst.push(
       `add rule ip slipstream inst ip daddr . udp dport { ${keys.join(', ')} }` +
         ` update @ri { ip saddr . ${proto} . udp dport . udp sport timeout ${t + GRACE_S}s : ip daddr }` +
-        ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr } ${confirm}`,
+        ` update @fo { ip daddr . ${proto} . udp sport . udp dport timeout ${t}s : ip saddr } ${ackAndConfirm}`,
     );
   }
   for (const [proto, keys] of [...served].sort((a, b) => a[0] - b[0])) {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendInstall, clientInstall, installPacket } from '../../src/dataplane/kernel.js';
+import { backendInstall, clientInstall, installPacket, installToken } from '../../src/dataplane/kernel.js';
 import { nsName, sleep } from '../../src/lab/lab.js';
 import {
   client,
@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)('install packets', () => {
     installPacket(
       vni,
       clientInstall({ backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort, vipPort: 80 }),
-      Buffer.alloc(8, 1),
+      installToken(Buffer.alloc(8, 1)),
     ).toString('hex');
   const installed = (clientPort: number): boolean =>
     nftElements(prefix, 'c1', 'fo').includes(`198.19.0.10 . tcp . ${clientPort} . 80 `);
@@ -63,13 +63,22 @@ describe.skipIf(!isRoot)('install packets', () => {
     );
     expect(metric(prefix, 'c1', 'slipstream_bypass_installs_total', { via: 'nft' })).toBe(0);
     expect(sum(backends, { via: 'nft' })).toBe(0);
+    // The client's kernel sent the ack on after installing; the agent sent none, and the backend took it.
+    expect(metric(prefix, 'c1', 'slipstream_redirect_acks_sent_total', { by: 'kernel' })).toBeGreaterThan(0);
+    expect(metric(prefix, 'c1', 'slipstream_redirect_acks_sent_total', { by: 'agent' })).toBe(0);
+    expect(
+      backends.reduce(
+        (n, h) => n + metric(prefix, h, 'slipstream_redirect_acks_total', { result: 'accepted' }),
+        0,
+      ),
+    ).toBeGreaterThan(0);
   });
 
   it('from root on a backend install bo', async () => {
     const pkt = installPacket(
       vni,
       backendInstall({ vip: '198.19.0.10', client: '198.18.0.12', vipPort: 80, clientPort: 50004 }),
-      Buffer.alloc(8, 2),
+      installToken(Buffer.alloc(8, 2)),
     ).toString('hex');
     await client(prefix, 'b1', 'send-hex', '127.0.0.1', String(tunnelPort), '127.0.0.1', pkt);
     expect(nftElements(prefix, 'b1', 'bo')).toContain('198.19.0.10 . 198.18.0.12 . tcp . 80 . 50004 ');

@@ -3,6 +3,7 @@ import {
   backendInstall,
   clientInstall,
   installPacket,
+  installToken,
   INSTALL_MAGIC,
   parseCounters,
 } from '../../src/dataplane/kernel.js';
@@ -37,7 +38,7 @@ describe('installPacket', () => {
     const b = installPacket(
       0x123456,
       clientInstall({ backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 }),
-      token,
+      installToken(token),
     );
     expect(b.length).toBe(8 + 20 + 8 + 12);
     expect([...b.subarray(0, 8)]).toEqual([0x0c, 0, 0, 0x01, 0x12, 0x34, 0x56, 0]);
@@ -58,6 +59,19 @@ describe('installPacket', () => {
     expect(b.readUInt16BE(34)).toBe(0);
     expect(b.subarray(36, 40)).toEqual(INSTALL_MAGIC);
     expect(b.subarray(40)).toEqual(token);
+  });
+
+  it('carries any payload, such as the signed ack a client rule sends on, with lengths to match', () => {
+    const ack = Buffer.from('a signed ack of 29 bytes......', 'ascii');
+    const b = installPacket(
+      1,
+      clientInstall({ backendHost: '198.18.0.31', vip: '198.19.0.10', clientPort: 40000, vipPort: 80 }),
+      ack,
+    );
+    expect(b.length).toBe(8 + 20 + 8 + ack.length);
+    expect(b.readUInt16BE(8 + 2)).toBe(20 + 8 + ack.length);
+    expect(b.readUInt16BE(32)).toBe(8 + ack.length);
+    expect(b.subarray(36)).toEqual(ack);
   });
 });
 

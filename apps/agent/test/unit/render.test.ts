@@ -122,9 +122,9 @@ describe('kernel plan rendering', () => {
     expect(lines).toContain(mark);
     // One rule per protocol and idle timeout; the VIPs with bypass off have none.
     const tcp =
-      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set ip saddr ip saddr set 198.18.0.11 udp sport set 4791 udp dport set 4791 dup to ip daddr ip saddr set ip daddr ip daddr set 198.18.0.11 notrack accept';
     const udp =
-      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set 198.18.0.11 udp dport set 4791 notrack accept';
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set ip saddr ip saddr set 198.18.0.11 udp sport set 4791 udp dport set 4791 dup to ip daddr ip saddr set ip daddr ip daddr set 198.18.0.11 notrack accept';
     expect(lines).toContain(tcp);
     expect(lines).toContain(udp);
     expect(lines.filter((l) => l.startsWith('add rule ip slipstream inst ip daddr'))).toHaveLength(2);
