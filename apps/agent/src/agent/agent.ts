@@ -84,6 +84,10 @@ const INSTALL_LATE_MS = 2000;
 /** After this many unconfirmed install packets in a row, install through nft only for a while. */
 const INSTALL_MAX_MISSES = 3;
 const INSTALL_OFF_MS = 30_000;
+/** Counter reads: every second, but at most a fifth of the time (of the low-priority nft child). */
+const COUNTER_INTERVAL_MS = 1000;
+const COUNTER_BUSY_FACTOR = 5;
+const COUNTER_NICE = 10;
 
 type Proto = 'tcp' | 'udp';
 
@@ -143,7 +147,11 @@ export class Agent {
   private state: DesiredState | null = null;
   private readonly nft = new NftSession();
   /** Kernel counters are read through a session of their own: spawning nft each second stalled the loop. */
-  private readonly counterNft = new NftSession();
+  /**
+   * Counter reads run at low priority: nft 1.0.6 fetches every set element for any `list`, so a read
+   * costs about 15 ms per 1,000 bypass entries on the host, and it must not compete with redirects.
+   */
+  private readonly counterNft = new NftSession({ nice: COUNTER_NICE });
   private sock: dgram.Socket | null = null;
   private sockAddr = '';
   private tcpdump: ChildProcess | null = null;
@@ -241,8 +249,7 @@ export class Agent {
     this.started = true;
     if (this.state) await this.afterFirstApply();
     this.startMetrics();
-    this.counterTimer = setInterval(() => void this.refreshCounters(), 1000);
-    this.counterTimer.unref();
+    this.pollCounters();
     if (file) {
       watchFile(file, { interval: 500 }, () => this.reload());
       process.on('SIGHUP', () => this.reload());
@@ -636,11 +643,16 @@ export class Agent {
     // both elements atomically, which restarts their timeouts.
     let kernelAcked = false;
     try {
-      const ack = this.ackFor(r.nonce, true);
+      // A flow from this host to a VIP it also serves: the kernel's copy would loop back here and be
+      // taken for the confirmation, so such a flow's ack goes from the agent.
+      const self = r.backendHost === this.state?.agent.underlay;
+      const ack = self ? undefined : this.ackFor(r.nonce, true);
       if (await this.installByPacket(clientInstall({ ...f, backendHost: r.backendHost }), ack)) {
         this.m.installs.inc({ side: 'client', via: 'packet' });
-        this.m.acksSent.inc({ by: 'kernel' });
-        kernelAcked = true;
+        if (ack) {
+          this.m.acksSent.inc({ by: 'kernel' });
+          kernelAcked = true;
+        }
       } else {
         await this.nft.exec(existing ? `${del}; ${add}` : add);
         this.m.installs.inc({ side: 'client', via: 'nft' });
@@ -1185,6 +1197,17 @@ export class Agent {
   }
 
   /** Reads the kernel counters (a separate `nft` session: the flow session stays free for bypass work). */
+  /** Reads the counters every second, or less often when a read is slow (see counterNft). */
+  private pollCounters(): void {
+    const t0 = performance.now();
+    void this.refreshCounters().then(() => {
+      if (this.stopped) return;
+      const next = Math.max(COUNTER_INTERVAL_MS, COUNTER_BUSY_FACTOR * (performance.now() - t0));
+      this.counterTimer = setTimeout(() => this.pollCounters(), next);
+      this.counterTimer.unref();
+    });
+  }
+
   private refreshCounters(): Promise<Map<string, RawCounter>> {
     if (!this.state) return Promise.resolve(this.rawCounters);
     // Concurrent callers share one read: two readings applied out of order would look like a reset.
@@ -1308,7 +1331,7 @@ export class Agent {
     this.stopped = true;
     this.prober.stop();
     if (this.probeTimer) clearInterval(this.probeTimer);
-    if (this.counterTimer) clearInterval(this.counterTimer);
+    if (this.counterTimer) clearTimeout(this.counterTimer);
     unwatchFile(this.opts.configFile ?? '');
     this.tcpdump?.kill();
     this.sock?.close();

@@ -4,6 +4,7 @@
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { promisify } from 'node:util';
 import {
   NFT_TABLE,
@@ -222,6 +223,9 @@ export class NftSession {
   private current: { resolve: (out: string) => void; reject: (e: Error) => void } | null = null;
   private stopped = false;
 
+  /** `nice`: run the nft child at this priority instead of the agent's own (background reads). */
+  constructor(private readonly opts: { nice?: number } = {}) {}
+
   /** Starts the child now (it is also started on first use). */
   start(): Promise<void> {
     if (!this.proc && !this.stopped) this.spawn();
@@ -231,6 +235,13 @@ export class NftSession {
   private spawn(): void {
     const p = spawn('nft', ['-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = p;
+    if (this.opts.nice !== undefined && p.pid !== undefined) {
+      try {
+        setPriority(p.pid, this.opts.nice);
+      } catch {
+        // Already gone; the exit handler deals with it.
+      }
+    }
     p.stdout.on('data', (d: Buffer) => {
       this.out += d.toString();
       // A query's own output comes before the marker, which is always the last line of a transaction.

@@ -4,9 +4,10 @@
  * and `cleanup` removes everything the agent made.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTS, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
+import { agentPid, HOSTS, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
 import {
   client,
   echoFlow,
@@ -39,6 +40,30 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     if (!m) throw new Error(`no fo entry for port ${port}`);
     return m[1]!;
   }
+
+  it('runs every agent thread at nice -10, and its background counter reads at nice 10', async () => {
+    /** `/proc/<pid>/stat` after the command name: [2] is the parent, [16] the nice value. */
+    const stat = (path: string): string[] => readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    const pid = agentPid(prefix, 'c1')!;
+    const threads = readdirSync(`/proc/${pid}/task`).map((t) =>
+      Number(stat(`/proc/${pid}/task/${t}/stat`)[16]),
+    );
+    expect(threads.length).toBeGreaterThan(1);
+    expect(new Set(threads)).toEqual(new Set([-10]));
+    const nftChildren = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((d) => {
+          try {
+            const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+            const f = stat(`/proc/${d}/stat`);
+            return comm === 'nft' && Number(f[1]) === pid ? [Number(f[16])] : [];
+          } catch {
+            return [];
+          }
+        });
+    await waitUntil('the counter reader has started', () => nftChildren().includes(10));
+  });
 
   it('restarting the client and backend agents keeps established flows and rebuilds their state', async () => {
     const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, 41001, 6000);
