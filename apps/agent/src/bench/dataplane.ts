@@ -439,6 +439,8 @@ async function measure(startedAt: string): Promise<number> {
       }
       mixed.directPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'direct' });
       mixed.muxPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'mux' });
+      mixed.newFlows =
+        (mixed.newFlows ?? 0) + sumSamples(d, 'slipstream_flows_total', { ...vipFilter, role: 'client' });
     }
     const total = mixed.directPackets + mixed.muxPackets;
     mixed.share = total > 0 ? mixed.directPackets / total : null;

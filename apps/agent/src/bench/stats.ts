@@ -88,6 +88,12 @@ export interface BenchResults {
     muxPackets: number;
     share: number | null;
     requests: number;
+    /**
+     * New flows the clients opened to the bypass VIPs (their agents' kernel counters). A flow's first
+     * packet always crosses the mux (only the mux can pick its backend), so 1 - newFlows / packets is
+     * the highest share any redirect could reach for this mix.
+     */
+    newFlows?: number;
     errors: string[];
     /**
      * Each kind of flow of the mix alone, from one client: where the mux packets come from. A flow's
@@ -220,6 +226,16 @@ export function resultRows(r: BenchResults): Row[] {
     target: `>= ${TARGETS.mixedShareMin * 100} %`,
     verdict: judge(r.mixed.share, (v) => v >= TARGETS.mixedShareMin),
   });
+  const mixedTotal = r.mixed.directPackets + r.mixed.muxPackets;
+  if (r.mixed.newFlows !== undefined && mixedTotal > 0) {
+    rows.push({
+      metric: '  ceiling: only first packets via mux',
+      value: `${((1 - r.mixed.newFlows / mixedTotal) * 100).toFixed(1)} % (${r.mixed.newFlows} new flows)`,
+      vsDirect: '',
+      target: '',
+      verdict: '',
+    });
+  }
   for (const k of r.mixed.kinds ?? []) {
     const total = k.directPackets + k.muxPackets;
     rows.push({

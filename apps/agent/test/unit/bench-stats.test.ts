@@ -192,6 +192,32 @@ describe('result table', () => {
     expect(overallVerdict(rows)).toBe('MISS');
   });
 
+  it('shows the ceiling of the mixed share when each new flow sends only its first packet via the mux', () => {
+    const rows = resultRows(
+      results({
+        mixed: {
+          seconds: 10,
+          directPackets: 9000,
+          muxPackets: 1000,
+          share: 0.9,
+          requests: 1,
+          newFlows: 600,
+          errors: [],
+        },
+      }),
+    );
+    const i = rows.findIndex((r) => r.metric.startsWith('mixed workload'));
+    expect(rows[i + 1]).toEqual({
+      metric: '  ceiling: only first packets via mux',
+      value: '94.0 % (600 new flows)',
+      vsDirect: '',
+      target: '',
+      verdict: '',
+    });
+    const without = resultRows(results());
+    expect(without.some((r) => r.metric.includes('ceiling'))).toBe(false);
+  });
+
   it('shows time-to-bypass at paced rates after the flat-out figure, unjudged', () => {
     const paced = (ratePerSec: number, p99Ms: number, capped = false) => ({
       ratePerSec,
