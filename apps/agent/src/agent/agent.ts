@@ -88,6 +88,8 @@ const INSTALL_OFF_MS = 30_000;
 const COUNTER_INTERVAL_MS = 1000;
 const COUNTER_BUSY_FACTOR = 5;
 const COUNTER_NICE = 10;
+/** A `bo` snapshot this recent answers an activity check (see boSnapshot). */
+const BO_SNAPSHOT_MS = 2000;
 
 type Proto = 'tcp' | 'udp';
 
@@ -133,6 +135,18 @@ export function parseNftDurationMs(text: string): number {
   let total = 0;
   for (const m of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) total += Number(m[1]) * unit[m[2]!]!;
   return total;
+}
+
+/**
+ * `list set ... bo` text -> element key (`VIP . client . proto . VIP port . client port`) -> milliseconds
+ * since a reply last refreshed it (its timeout minus what is left).
+ */
+export function parseBoAges(text: string): Map<string, number> {
+  const ages = new Map<string, number>();
+  const re =
+    /(\d+\.\d+\.\d+\.\d+ \. \d+\.\d+\.\d+\.\d+ \. \w+ \. \d+ \. \d+)(?: timeout \S+)? expires ((?:\d+(?:ms|d|h|m|s))+)/g;
+  for (const m of text.matchAll(re)) ages.set(m[1]!, BO_TIMEOUT_S * 1000 - parseNftDurationMs(m[2]!));
+  return ages;
 }
 
 function vipKeyOf(v: { address: string; protocol: string; port: number }): string {
@@ -184,6 +198,8 @@ export class Agent {
   private rulesStableSince = Number.POSITIVE_INFINITY;
   private rebuilt = false;
   private counterTimer: NodeJS.Timeout | null = null;
+  private boLast: { at: number; ages: Map<string, number>; tookMs: number } | null = null;
+  private boRead: Promise<{ at: number; ages: Map<string, number>; tookMs: number }> | null = null;
   private counterRead: Promise<Map<string, RawCounter>> | null = null;
   /** Changes on every start, so the control plane never subtracts counts of two different processes. */
   readonly bootId = randomUUID();
@@ -852,17 +868,38 @@ export class Agent {
     e.timers.push(forget);
   }
 
-  /** Milliseconds since the last reply that hit the flow's `bo` element; null when it is gone. */
-  private async boActivityAgeMs(e: BackendEntry): Promise<number | null> {
-    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
-    try {
-      // nft 1.0.6 ignores -j for `get element`; the text form is `... expires 59m59s996ms }`.
-      const out = await this.nft.query(`get element ip ${NFT_TABLE} bo { ${bo} }`);
-      const m = /expires ((?:\d+(?:ms|d|h|m|s))+)/.exec(out);
-      return m ? BO_TIMEOUT_S * 1000 - parseNftDurationMs(m[1]!) : null;
-    } catch {
-      return null;
+  /**
+   * All `bo` elements' ages in one read, taken at `at` (when the read finished, so activity is never
+   * missed, at worst seen as a little more recent). nft 1.0.6 fetches every set element for any `list` or
+   * `get`, so one read per element would cost O(entries) each, O(entries²) in all: checks that fall due
+   * together share one read, on the low-priority counter session, at most every few seconds.
+   */
+  private boSnapshot(notBefore: number): Promise<{ at: number; ages: Map<string, number> }> {
+    const last = this.boLast;
+    if (last && last.at >= notBefore && Date.now() - last.at < Math.max(BO_SNAPSHOT_MS, 5 * last.tookMs))
+      return Promise.resolve(last);
+    if (this.boRead) {
+      // A read already under way started before `notBefore` would not do; chain one after it.
+      return this.boRead.then((r) => (r.at >= notBefore ? r : this.boSnapshot(notBefore)));
     }
+    const t0 = performance.now();
+    const read = this.counterNft
+      .query(`list set ip ${NFT_TABLE} bo`)
+      .then(
+        (out) => parseBoAges(out),
+        (err: Error) => {
+          this.log(`reading bo failed: ${err.message}`);
+          return new Map<string, number>();
+        },
+      )
+      .then((ages) => {
+        const snap = { at: Date.now(), ages, tookMs: performance.now() - t0 };
+        this.boLast = snap;
+        this.boRead = null;
+        return snap;
+      });
+    this.boRead = read;
+    return read;
   }
 
   /**
@@ -874,10 +911,12 @@ export class Agent {
     if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
     const vip = this.findVip(e.vip, e.proto, e.vport);
     if (!vip) return this.removeBackendEntry(k, e, true);
-    const now = Date.now();
-    const age = await this.boActivityAgeMs(e);
-    const since = now - e.lastCheckMs;
-    e.lastCheckMs = now;
+    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const snap = await this.boSnapshot(e.lastCheckMs + 1);
+    if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
+    const age = snap.ages.get(bo) ?? null;
+    const since = snap.at - e.lastCheckMs;
+    e.lastCheckMs = snap.at;
     if (age !== null && age <= since + 1000) {
       await this.sendRedirect(k, e, vip, true);
       return;
