@@ -160,10 +160,10 @@ function fkey(...parts: (string | number)[]): string {
 export class Agent {
   private state: DesiredState | null = null;
   private readonly nft = new NftSession();
-  /** Kernel counters are read through a session of their own: spawning nft each second stalled the loop. */
   /**
-   * Counter reads run at low priority: nft 1.0.6 fetches every set element for any `list`, so a read
-   * costs about 15 ms per 1,000 bypass entries on the host, and it must not compete with redirects.
+   * Kernel counters (and `bo` snapshots) are read through a session of their own, at low priority: nft
+   * 1.0.6 fetches every set element for any `list`, so a read costs about 15 ms per 1,000 bypass entries
+   * on the host, and it must not hold up the flow session or compete with redirects for a CPU.
    */
   private readonly counterNft = new NftSession({ nice: COUNTER_NICE });
   private sock: dgram.Socket | null = null;
@@ -875,6 +875,7 @@ export class Agent {
    * together share one read, on the low-priority counter session, at most every few seconds.
    */
   private boSnapshot(notBefore: number): Promise<{ at: number; ages: Map<string, number> }> {
+    // Rejects when the read fails; a failed read is not kept.
     const last = this.boLast;
     if (last && last.at >= notBefore && Date.now() - last.at < Math.max(BO_SNAPSHOT_MS, 5 * last.tookMs))
       return Promise.resolve(last);
@@ -885,18 +886,13 @@ export class Agent {
     const t0 = performance.now();
     const read = this.counterNft
       .query(`list set ip ${NFT_TABLE} bo`)
-      .then(
-        (out) => parseBoAges(out),
-        (err: Error) => {
-          this.log(`reading bo failed: ${err.message}`);
-          return new Map<string, number>();
-        },
-      )
-      .then((ages) => {
-        const snap = { at: Date.now(), ages, tookMs: performance.now() - t0 };
+      .then((out) => {
+        const snap = { at: Date.now(), ages: parseBoAges(out), tookMs: performance.now() - t0 };
         this.boLast = snap;
-        this.boRead = null;
         return snap;
+      })
+      .finally(() => {
+        this.boRead = null;
       });
     this.boRead = read;
     return read;
@@ -912,7 +908,18 @@ export class Agent {
     const vip = this.findVip(e.vip, e.proto, e.vport);
     if (!vip) return this.removeBackendEntry(k, e, true);
     const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
-    const snap = await this.boSnapshot(e.lastCheckMs + 1);
+    let snap: { at: number; ages: Map<string, number> };
+    try {
+      snap = await this.boSnapshot(e.lastCheckMs + 1);
+    } catch (err) {
+      // Activity unknown: keep the flow bypassed for another period rather than idle a live one.
+      this.log(`reading bo failed: ${(err as Error).message}`);
+      if (this.backend.get(k) === e && !this.stopped && e.state === 'active') {
+        e.lastCheckMs = Date.now();
+        await this.sendRedirect(k, e, vip, true);
+      }
+      return;
+    }
     if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
     const age = snap.ages.get(bo) ?? null;
     const since = snap.at - e.lastCheckMs;
@@ -1235,7 +1242,6 @@ export class Agent {
     return parseCounters(await this.counterNft.query(`list counters table ip ${NFT_TABLE}`));
   }
 
-  /** Reads the kernel counters (a separate `nft` session: the flow session stays free for bypass work). */
   /** Reads the counters every second, or less often when a read is slow (see counterNft). */
   private pollCounters(): void {
     const t0 = performance.now();
