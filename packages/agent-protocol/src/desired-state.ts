@@ -103,6 +103,16 @@ export interface EncapConfig {
   innerMtu: number;
 }
 
+/** Bytes tunnelling adds to a VIP packet: outer IPv4 (20), UDP (8) and VXLAN-GPE (8), no inner Ethernet. */
+export const ENCAP_OVERHEAD = 36;
+
+/** Encapsulation when the state names none: the inner MTU of a 1500-byte underlay. */
+export const DEFAULT_ENCAP: Readonly<EncapConfig> = {
+  vni: 1,
+  udpPort: 4790,
+  innerMtu: 1500 - ENCAP_OVERHEAD,
+};
+
 export interface DesiredState {
   version: 1;
   revision: number;
@@ -368,7 +378,7 @@ export function validateDesiredState(input: unknown): DesiredState {
   };
   if (redirect.activeKeyId && !(redirect.activeKeyId in ko))
     c.fail('$.redirect.activeKeyId', 'must name one of the keys');
-  let encap: EncapConfig = { vni: 1, udpPort: 4790, innerMtu: 1450 };
+  let encap: EncapConfig = { ...DEFAULT_ENCAP };
   if (o.encap !== undefined) {
     const e = c.obj(o.encap, '$.encap', ['vni', 'udpPort', 'innerMtu']) ?? {};
     encap = {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DesiredState, VipSpec } from '../config/desired-state.js';
+import { DEFAULT_ENCAP, type DesiredState, type VipSpec } from '../config/desired-state.js';
 import { enroll } from '../control/enroll.js';
 import { parseApiUrl } from '../control/http.js';
 import { writeControlState, type ControlState } from '../control/state-file.js';
@@ -122,7 +122,7 @@ export function demoConfig(key: string): Omit<DesiredState, 'agent'> {
     version: 1,
     revision: 1,
     redirect: { port: 4791, activeKeyId: 'k1', keys: { k1: key }, windowMs: 5000 },
-    encap: { vni: 1, udpPort: 4790, innerMtu: 1450 },
+    encap: { ...DEFAULT_ENCAP },
     muxes: HOSTS.filter((h) => h.kind === 'mux').map((h) => ({ address: h.underlay, healthy: true })),
     vips: demoVips().map(({ service: _s, ...v }) => v),
     hosts: HOSTS.filter((h) => h.kind !== 'mux').map((h) => ({ address: h.underlay })),

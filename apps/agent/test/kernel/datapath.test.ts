@@ -10,6 +10,7 @@ import {
   metric,
   nftElements,
   nsRun,
+  readHostConfig,
   sleep,
   startLab,
   stopLab,
@@ -140,6 +141,51 @@ describe.skipIf(!isRoot)('data path in a namespace lab', () => {
       metric(prefix, 'b2', 'slipstream_time_to_bypass_seconds_count') +
       metric(prefix, 'b3', 'slipstream_time_to_bypass_seconds_count');
     expect(ttb).toBeGreaterThan(0);
+  });
+
+  it('encapsulation fragments nothing: a bulk transfer through the mux and a full-size UDP datagram', async () => {
+    const hosts = ['c1', 'm1', 'm2', 'b1', 'b2', 'b3'];
+    /** IP fragments created and reassemblies asked for in a host's namespace, from /proc/net/snmp. */
+    const frags = (host: string): number => {
+      const lines = nsRun(prefix, host, ['cat', '/proc/net/snmp'])
+        .split('\n')
+        .filter((l) => l.startsWith('Ip:'));
+      const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+      const at = (n: string): number => Number(values![names!.indexOf(n)]);
+      return at('FragCreates') + at('ReasmReqds');
+    };
+    const before = hosts.map(frags);
+    const { innerMtu } = readHostConfig(prefix, 'c1').encap;
+    // Through the mux both ways: the client's data in the tunnel, the backend's replies to an agent host too.
+    const n = 20 * 1024 * 1024;
+    const r = await client<{ bytes: number; bad: number; error?: string }>(
+      prefix,
+      'c1',
+      'bytes',
+      '198.19.0.20',
+      '80',
+      String(n),
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.bytes).toBe(n);
+    expect(r.bad).toBe(0);
+    // The largest UDP datagrams the tunnel carries both ways: inner MTU - 20 (IP) - 8 (UDP); the lab's
+    // echo service puts `bN|` before what it echoes.
+    const payload = 'u'.repeat(innerMtu - 28 - 3);
+    const u = await client<{ reply?: string; error?: string }>(
+      prefix,
+      'c1',
+      'udp',
+      '198.19.0.30',
+      '7',
+      payload,
+    );
+    expect(u.error).toBeUndefined();
+    expect(u.reply).toMatch(new RegExp(`^b[123]\\|u{${payload.length}}$`));
+    expect(hosts.map(frags)).toEqual(before);
+    // The counters do see fragmentation: a datagram over the inner MTU is split by the client's kernel.
+    await client(prefix, 'c1', 'udp', '198.19.0.30', '7', 'u'.repeat(innerMtu - 28 + 1));
+    expect(frags('c1')).toBeGreaterThan(before[0]!);
   });
 
   it('translates the listener port 8080 to the services on port 80, through the mux and bypassed', async () => {

@@ -22,7 +22,7 @@ describe('desired state validation', () => {
     ).toEqual({
       vni: 1,
       udpPort: 4790,
-      innerMtu: 1450,
+      innerMtu: 1464,
     });
   });
 

@@ -28,7 +28,7 @@ describe('kernel plan rendering', () => {
       '198.19.0.30/32',
       '198.19.0.40/32',
     ]);
-    expect(plan.routes.every((r) => r.mtu === 1450 && r.src === '198.18.0.31')).toBe(true);
+    expect(plan.routes.every((r) => r.mtu === 1464 && r.src === '198.18.0.31')).toBe(true);
   });
 
   it('carries mux-path replies of a backend to the listed agent hosts in the tunnel', () => {
@@ -43,7 +43,7 @@ describe('kernel plan rendering', () => {
       ['198.18.0.32/32', '198.18.0.32'],
       ['198.18.0.33/32', '198.18.0.33'],
     ]);
-    expect(reply.every((r) => r.src === '198.18.0.31' && r.mtu === 1450)).toBe(true);
+    expect(reply.every((r) => r.src === '198.18.0.31' && r.mtu === 1464)).toBe(true);
     const lines = plan.nft.split('\n');
     const mark = lines.findIndex((l) => l.includes('meta mark set 21760'));
     expect(lines[mark]).toBe(

@@ -1,6 +1,12 @@
 // Tenant configuration -> one DesiredState per agent. Pure: the worker loads the rows, this decides what
 // each agent gets, and the agent's own validator (run on these outputs in a test) is the contract.
-import type { BackendSpec, DesiredState, ProbeSpec, VipSpec } from '@slipstream/agent-protocol';
+import {
+  DEFAULT_ENCAP,
+  type BackendSpec,
+  type DesiredState,
+  type ProbeSpec,
+  type VipSpec,
+} from '@slipstream/agent-protocol';
 
 export interface CompileBackend {
   address: string;
@@ -71,7 +77,7 @@ export interface CompileResult {
   warnings: string[];
 }
 
-export const ENCAP_DEFAULTS = { vni: 1, udpPort: 4790, innerMtu: 1450 } as const;
+export const ENCAP_DEFAULTS = DEFAULT_ENCAP;
 export const REDIRECT_PORT = 4791;
 export const REDIRECT_WINDOW_MS = 5000;
 

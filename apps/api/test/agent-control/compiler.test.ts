@@ -28,7 +28,7 @@ describe('config compiler', () => {
         role: 'host',
         underlay: '198.18.0.21',
       },
-      encap: { vni: 1, udpPort: 4790, innerMtu: 1450 },
+      encap: { vni: 1, udpPort: 4790, innerMtu: 1464 },
     });
     expect(s.redirect.activeKeyId).toBe('k-new');
     expect(Object.keys(s.redirect.keys).sort()).toEqual(['k-new', 'k-old']);
