@@ -86,7 +86,8 @@ const INSTALL_MAX_MISSES = 3;
 const INSTALL_OFF_MS = 30_000;
 /** Counter reads: every second, but at most a fifth of the time (of the low-priority nft child). */
 const COUNTER_INTERVAL_MS = 1000;
-const COUNTER_BUSY_FACTOR = 5;
+/** Background reads (counters, `bo` snapshots) wait this many times their last duration between reads. */
+const BACKGROUND_BUSY_FACTOR = 5;
 const COUNTER_NICE = 10;
 /** A `bo` snapshot this recent answers an activity check (see boSnapshot). */
 const BO_SNAPSHOT_MS = 2000;
@@ -147,6 +148,11 @@ export function parseBoAges(text: string): Map<string, number> {
     /(\d+\.\d+\.\d+\.\d+ \. \d+\.\d+\.\d+\.\d+ \. \w+ \. \d+ \. \d+)(?: timeout \S+)? expires ((?:\d+(?:ms|d|h|m|s))+)/g;
   for (const m of text.matchAll(re)) ages.set(m[1]!, BO_TIMEOUT_S * 1000 - parseNftDurationMs(m[2]!));
   return ages;
+}
+
+/** A flow's `bo` element as nft writes and lists it: `VIP . client . proto . VIP port . client port`. */
+function boKey(e: { vip: string; client: string; proto: string; vport: number; cport: number }): string {
+  return `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
 }
 
 function vipKeyOf(v: { address: string; protocol: string; port: number }): string {
@@ -825,7 +831,7 @@ export class Agent {
     if (!wasActive) {
       // A long timeout that every reply resets to BO_TIMEOUT_S; the agent deletes the element itself when
       // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
-      const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+      const bo = boKey(e);
       try {
         const h = backendInstall({ vip: e.vip, client: e.client, vipPort: e.vport, clientPort: e.cport });
         if (await this.installByPacket(h)) this.m.installs.inc({ side: 'backend', via: 'packet' });
@@ -877,7 +883,11 @@ export class Agent {
   private boSnapshot(notBefore: number): Promise<{ at: number; ages: Map<string, number> }> {
     // Rejects when the read fails; a failed read is not kept.
     const last = this.boLast;
-    if (last && last.at >= notBefore && Date.now() - last.at < Math.max(BO_SNAPSHOT_MS, 5 * last.tookMs))
+    if (
+      last &&
+      last.at >= notBefore &&
+      Date.now() - last.at < Math.max(BO_SNAPSHOT_MS, BACKGROUND_BUSY_FACTOR * last.tookMs)
+    )
       return Promise.resolve(last);
     if (this.boRead) {
       // A read already under way started before `notBefore` would not do; chain one after it.
@@ -904,23 +914,24 @@ export class Agent {
    * none -> the flow is idle: stop rewriting replies now, before the client's reverse entry can expire.
    */
   private async check(k: string, e: BackendEntry): Promise<void> {
-    if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
+    const live = (): boolean => this.backend.get(k) === e && !this.stopped && e.state === 'active';
+    if (!live()) return;
     const vip = this.findVip(e.vip, e.proto, e.vport);
     if (!vip) return this.removeBackendEntry(k, e, true);
-    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const bo = boKey(e);
     let snap: { at: number; ages: Map<string, number> };
     try {
       snap = await this.boSnapshot(e.lastCheckMs + 1);
     } catch (err) {
       // Activity unknown: keep the flow bypassed for another period rather than idle a live one.
       this.log(`reading bo failed: ${(err as Error).message}`);
-      if (this.backend.get(k) === e && !this.stopped && e.state === 'active') {
+      if (live()) {
         e.lastCheckMs = Date.now();
         await this.sendRedirect(k, e, vip, true);
       }
       return;
     }
-    if (this.backend.get(k) !== e || this.stopped || e.state !== 'active') return;
+    if (!live()) return;
     const age = snap.ages.get(bo) ?? null;
     const since = snap.at - e.lastCheckMs;
     e.lastCheckMs = snap.at;
@@ -932,7 +943,7 @@ export class Agent {
   }
 
   private async goIdle(k: string, e: BackendEntry): Promise<void> {
-    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const bo = boKey(e);
     e.state = 'idle';
     e.timers.forEach(clearTimeout);
     e.timers = [];
@@ -1160,7 +1171,7 @@ export class Agent {
     e.timers.forEach(clearTimeout);
     this.backend.delete(k);
     this.clearNonces(e);
-    const bo = `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const bo = boKey(e);
     const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
     if (e.state === 'active')
       await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
@@ -1247,7 +1258,7 @@ export class Agent {
     const t0 = performance.now();
     void this.refreshCounters().then(() => {
       if (this.stopped) return;
-      const next = Math.max(COUNTER_INTERVAL_MS, COUNTER_BUSY_FACTOR * (performance.now() - t0));
+      const next = Math.max(COUNTER_INTERVAL_MS, BACKGROUND_BUSY_FACTOR * (performance.now() - t0));
       this.counterTimer = setTimeout(() => this.pollCounters(), next);
       this.counterTimer.unref();
     });
