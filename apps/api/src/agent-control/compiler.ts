@@ -77,7 +77,6 @@ export interface CompileResult {
   warnings: string[];
 }
 
-export const ENCAP_DEFAULTS = DEFAULT_ENCAP;
 export const REDIRECT_PORT = 4791;
 export const REDIRECT_WINDOW_MS = 5000;
 
@@ -203,7 +202,7 @@ export function compileTenant(cfg: TenantConfig): CompileResult {
         keys: redirect.keys,
         windowMs: REDIRECT_WINDOW_MS,
       },
-      encap: { ...ENCAP_DEFAULTS },
+      encap: { ...DEFAULT_ENCAP },
       // A mux forwards to backends and needs no mux list; a host sends new flows to the muxes.
       muxes: a.role === 'mux' ? [] : muxes,
       // Both roles get every VIP: a host may be a client of any VIP and validates redirects against the
