@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPid, HOSTS, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
+import { agentPid, HOSTS, metricsText, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
 import {
   client,
   echoFlow,
@@ -124,7 +124,15 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     for (let last = -1; last !== muxPkts(); await sleep(1000)) last = muxPkts();
     const renewedBefore = renewed();
     const flow = echoFlow(prefix, 'c2', '198.19.0.10', 7, 41030, 9000);
-    await waitUntil('bypass', () => nftElements(prefix, 'c2', 'fo').includes('41030'));
+    await waitUntil('bypass', () => nftElements(prefix, 'c2', 'fo').includes('41030')).catch((err: Error) => {
+      // Seen once in a full CI run and never reproduced: say which side stopped the redirect.
+      const lines = (h: string): string[] =>
+        metricsText(prefix, h)
+          .split('\n')
+          .filter((l) => /^slipstream_(redirect|bypass_installs|flows_total)/.test(l));
+      const why = ['c2', 'b1', 'b2', 'b3'].map((h) => `${h}: ${lines(h).join(' | ')}`).join('\n');
+      throw new Error(`${err.message}; flow ${JSON.stringify(flow.state)}\n${why}`);
+    });
     await sleep(300);
     const mux = muxPkts();
     const end = await flow.done;
