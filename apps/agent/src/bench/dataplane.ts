@@ -24,6 +24,7 @@ import {
   type Endpoint,
   type LabHost,
 } from './lab-status.js';
+import { namespacePids, PIN_CPU, pinnedCommand, pinProcesses } from './pin.js';
 import {
   deltaSamples,
   hasSamples,
@@ -141,13 +142,13 @@ async function client<T>(
   ep: Endpoint,
   extra: string[],
   timeoutMs: number,
+  pin = false,
 ): Promise<T> {
-  const r = await nsExec(
-    ns,
+  const cmd: [string, string[]] = [
     process.execPath,
     [CLIENT, mode, '--host', ep.host, '--port', String(ep.port), ...extra],
-    timeoutMs,
-  );
+  ];
+  const r = await nsExec(ns, ...(pin ? pinnedCommand(...cmd) : cmd), timeoutMs);
   if (r.code !== 0)
     throw new Error(`${mode} to ${ep.host}:${ep.port} failed: ${firstLine(r.stderr) || `exit ${r.code}`}`);
   return JSON.parse(firstLine(r.stdout)) as T;
@@ -245,101 +246,114 @@ async function measure(startedAt: string): Promise<number> {
   const shareText = (x: number | null | undefined): string =>
     x === null || x === undefined ? '' : `, ${(x * 100).toFixed(1)} % of packets direct`;
 
-  // Paths take turns within each repetition, so load that drifts during the run (2 cores, other work)
-  // hits all three alike instead of skewing one of them. Each path has its own VIP, so one pair of
-  // scrapes around all runs still separates their counters.
-  const throughputBefore = await scrape(c1);
-  for (let i = 0; i < CFG.iperfRuns; i++) {
-    for (const p of ['direct', 'mux', 'bypass'] as const) {
-      checkAbort();
-      const f = paths[p];
-      const ep = t.iperf[p];
-      log(`throughput ${p} run ${i + 1}/${CFG.iperfRuns}: iperf3 -> ${ep.host}:${ep.port}`);
-      // -O 1 leaves the first second out, so the bypass path is measured after the switch.
-      const r = await nsExec(
-        c1.netns,
-        'iperf3',
-        [
-          '-c',
-          ep.host,
-          '-p',
-          String(ep.port),
-          '-t',
-          String(CFG.iperfSeconds),
-          '-O',
-          '1',
-          '-J',
-          '--connect-timeout',
-          '3000',
-        ],
-        (CFG.iperfSeconds + 20) * 1000,
-      );
-      try {
-        const bps = parseIperf3Json(r.stdout).bitsPerSecond;
-        f.throughputRunsBps.push(bps);
-        log(`  ${(bps / 1e9).toFixed(2)} Gbit/s`);
-      } catch (err) {
-        f.errors.push((err as Error).message);
-        log(`  ${(err as Error).message}`);
-      }
-    }
-  }
-  const throughputAfter = await scrape(c1);
-  for (const p of ['direct', 'mux', 'bypass'] as const) {
-    const f = paths[p];
-    f.throughputBps = median(f.throughputRunsBps);
-    if (p !== 'direct') f.directShareThroughput = directShare(throughputBefore, throughputAfter, t.iperf[p]);
-    if (f.throughputBps !== null) {
-      log(
-        `throughput ${p}: median ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s${shareText(f.directShareThroughput)}`,
-      );
-    }
-  }
-
-  // Same interleaving as for throughput: each round measures every path on a fresh connection, and the
-  // reported percentiles are the medians of the rounds' percentiles.
-  const rounds: Record<PathName, { p50: number[]; p99: number[] }> = {
-    direct: { p50: [], p99: [] },
-    mux: { p50: [], p99: [] },
-    bypass: { p50: [], p99: [] },
-  };
-  const perRound = Math.ceil(CFG.rrCount / CFG.rrRounds);
-  const latencyBefore = await scrape(c1);
-  for (let i = 0; i < CFG.rrRounds; i++) {
-    for (const p of ['direct', 'mux', 'bypass'] as const) {
-      checkAbort();
-      const f = paths[p];
-      const ep = t.echo[p];
-      log(
-        `latency ${p} round ${i + 1}/${CFG.rrRounds}: ${perRound} x 64 B round trips -> ${ep.host}:${ep.port}`,
-      );
-      try {
-        const r = await client<{ samples: number; p50Us: number; p99Us: number }>(
+  // Throughput and latency: both ends of every path on one CPU (see pin.ts), restored afterwards.
+  const servers = status.hosts
+    .filter((h) => h.kind === 'backend')
+    .flatMap((h) => namespacePids(h.netns, (cmd) => /(^|\/)iperf3 |tcp-echo\.js/.test(cmd)));
+  log(
+    `throughput and latency: the traffic generator and ${servers.length} iperf3/echo servers pinned to CPU ${PIN_CPU}`,
+  );
+  const unpin = pinProcesses(servers);
+  try {
+    // Paths take turns within each repetition, so load that drifts during the run (2 cores, other work)
+    // hits all three alike instead of skewing one of them. Each path has its own VIP, so one pair of
+    // scrapes around all runs still separates their counters.
+    const throughputBefore = await scrape(c1);
+    for (let i = 0; i < CFG.iperfRuns; i++) {
+      for (const p of ['direct', 'mux', 'bypass'] as const) {
+        checkAbort();
+        const f = paths[p];
+        const ep = t.iperf[p];
+        log(`throughput ${p} run ${i + 1}/${CFG.iperfRuns}: iperf3 -> ${ep.host}:${ep.port}`);
+        // -O 1 leaves the first second out, so the bypass path is measured after the switch.
+        const r = await nsExec(
           c1.netns,
-          'rr',
-          ep,
-          ['--count', String(perRound), '--warmup', '200', '--size', '64'],
-          120_000,
+          ...pinnedCommand('iperf3', [
+            '-c',
+            ep.host,
+            '-p',
+            String(ep.port),
+            '-t',
+            String(CFG.iperfSeconds),
+            '-O',
+            '1',
+            '-J',
+            '--connect-timeout',
+            '3000',
+          ]),
+          (CFG.iperfSeconds + 20) * 1000,
         );
-        rounds[p].p50.push(r.p50Us);
-        rounds[p].p99.push(r.p99Us);
-        f.latencySamples += r.samples;
-        log(`  p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us`);
-      } catch (err) {
-        f.errors.push((err as Error).message);
-        log(`  ${(err as Error).message}`);
+        try {
+          const bps = parseIperf3Json(r.stdout).bitsPerSecond;
+          f.throughputRunsBps.push(bps);
+          log(`  ${(bps / 1e9).toFixed(2)} Gbit/s`);
+        } catch (err) {
+          f.errors.push((err as Error).message);
+          log(`  ${(err as Error).message}`);
+        }
       }
     }
-  }
-  const latencyAfter = await scrape(c1);
-  for (const p of ['direct', 'mux', 'bypass'] as const) {
-    const f = paths[p];
-    f.latencyP50Us = median(rounds[p].p50);
-    f.latencyP99Us = median(rounds[p].p99);
-    if (p !== 'direct') f.directShareLatency = directShare(latencyBefore, latencyAfter, t.echo[p]);
-    log(
-      `latency ${p}: p50 ${f.latencyP50Us?.toFixed(0) ?? '-'} us, p99 ${f.latencyP99Us?.toFixed(0) ?? '-'} us${shareText(f.directShareLatency)}`,
-    );
+    const throughputAfter = await scrape(c1);
+    for (const p of ['direct', 'mux', 'bypass'] as const) {
+      const f = paths[p];
+      f.throughputBps = median(f.throughputRunsBps);
+      if (p !== 'direct')
+        f.directShareThroughput = directShare(throughputBefore, throughputAfter, t.iperf[p]);
+      if (f.throughputBps !== null) {
+        log(
+          `throughput ${p}: median ${(f.throughputBps / 1e9).toFixed(2)} Gbit/s${shareText(f.directShareThroughput)}`,
+        );
+      }
+    }
+
+    // Same interleaving as for throughput: each round measures every path on a fresh connection, and the
+    // reported percentiles are the medians of the rounds' percentiles.
+    const rounds: Record<PathName, { p50: number[]; p99: number[] }> = {
+      direct: { p50: [], p99: [] },
+      mux: { p50: [], p99: [] },
+      bypass: { p50: [], p99: [] },
+    };
+    const perRound = Math.ceil(CFG.rrCount / CFG.rrRounds);
+    const latencyBefore = await scrape(c1);
+    for (let i = 0; i < CFG.rrRounds; i++) {
+      for (const p of ['direct', 'mux', 'bypass'] as const) {
+        checkAbort();
+        const f = paths[p];
+        const ep = t.echo[p];
+        log(
+          `latency ${p} round ${i + 1}/${CFG.rrRounds}: ${perRound} x 64 B round trips -> ${ep.host}:${ep.port}`,
+        );
+        try {
+          const r = await client<{ samples: number; p50Us: number; p99Us: number }>(
+            c1.netns,
+            'rr',
+            ep,
+            ['--count', String(perRound), '--warmup', '200', '--size', '64'],
+            120_000,
+            true,
+          );
+          rounds[p].p50.push(r.p50Us);
+          rounds[p].p99.push(r.p99Us);
+          f.latencySamples += r.samples;
+          log(`  p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us`);
+        } catch (err) {
+          f.errors.push((err as Error).message);
+          log(`  ${(err as Error).message}`);
+        }
+      }
+    }
+    const latencyAfter = await scrape(c1);
+    for (const p of ['direct', 'mux', 'bypass'] as const) {
+      const f = paths[p];
+      f.latencyP50Us = median(rounds[p].p50);
+      f.latencyP99Us = median(rounds[p].p99);
+      if (p !== 'direct') f.directShareLatency = directShare(latencyBefore, latencyAfter, t.echo[p]);
+      log(
+        `latency ${p}: p50 ${f.latencyP50Us?.toFixed(0) ?? '-'} us, p99 ${f.latencyP99Us?.toFixed(0) ?? '-'} us${shareText(f.directShareLatency)}`,
+      );
+    }
+  } finally {
+    unpin();
   }
 
   // The histogram lives on whichever end observes the switch (the lab's agents record it on the backend
