@@ -9,6 +9,8 @@
  *   3. client acks (the kernel sends the ack the install packet carries once both are in; the agent after
  *      an nft install); only then does the backend install `bo` (its replies leave as host->client).
  * Removal runs the other way: senders (`fo`, `bo`) go first, receivers (`ri`, `bi`) a grace period later.
+ * A TCP flow is removed when it ends (both FINs or a RST, reported by the kernel: render.ts END_RULES), any
+ * flow when it idles past its VIP's idle timeout, and at once when its backend leaves the pool.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -103,6 +105,8 @@ interface ClientEntry {
   backendHost: string;
   expiresAt: number;
   timer?: NodeJS.Timeout;
+  /** FINs seen (FIN_OUT: from the client, FIN_IN: to it). */
+  fin: number;
 }
 
 interface BackendEntry {
@@ -120,6 +124,10 @@ interface BackendEntry {
   biExpiresAt: number;
   lastCheckMs: number;
   timers: NodeJS.Timeout[];
+  /** FINs seen (FIN_OUT: from the client, FIN_IN: to it). */
+  fin: number;
+  /** The flow ended before its ack: the ack must not make it active. */
+  ended?: boolean;
 }
 
 export interface AgentOptions {
@@ -161,6 +169,42 @@ function vipKeyOf(v: { address: string; protocol: string; port: number }): strin
 
 function fkey(...parts: (string | number)[]): string {
   return parts.join('|');
+}
+
+const FIN_OUT = 1;
+const FIN_IN = 2;
+
+export interface NflogPacket {
+  seenMs: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  proto: Proto;
+  /** tcpdump's TCP flags (`S`, `F.`, `R`, ...); empty for UDP. */
+  flags: string;
+}
+
+/**
+ * One line of `tcpdump -n -tt` on the NFLOG group, e.g.
+ * `1700000000.123456 IP 198.18.0.11.40000 > 198.19.0.10.80: Flags [S], seq 1, win 64240, length 0` or
+ * `1700000000.123456 IP 198.18.0.11.40000 > 198.19.0.30.7: UDP, length 5`; null for anything else.
+ */
+export function parseNflogLine(line: string): NflogPacket | null {
+  const m =
+    /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): (?:Flags \[([^\]]*)\]|(UDP))/.exec(
+      line,
+    );
+  if (!m) return null;
+  return {
+    seenMs: Number(m[1]) * 1000,
+    src: m[2]!,
+    sport: Number(m[3]),
+    dst: m[4]!,
+    dport: Number(m[5]),
+    proto: m[7] ? 'udp' : 'tcp',
+    flags: m[6] ?? '',
+  };
 }
 
 export class Agent {
@@ -240,6 +284,10 @@ export class Agent {
       'Acks sent by the client side: by the kernel right after an install packet, or by the agent',
     ),
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
+    ended: new CounterVec(
+      'slipstream_flows_ended_total',
+      'Bypassed TCP flows whose entries this host removed because the flow ended (reason fin: both sides sent one; rst)',
+    ),
     installs: new CounterVec(
       'slipstream_bypass_installs_total',
       'Bypass entry installs, by side (client: ri and fo; backend: bo) and how they reached the kernel (install packet or nft)',
@@ -475,6 +523,7 @@ export class Agent {
         vport,
         backendHost: backendHost!,
         expiresAt: now + (e.elem.expires ?? 0) * 1000,
+        fin: 0,
       };
       this.setClient(fkey(vip, proto, cport, vport), entry);
       this.armClientTimer(entry);
@@ -497,6 +546,7 @@ export class Agent {
         biExpiresAt: now + ((v?.bypass.idleTimeoutS ?? 0) + GRACE_S) * 1000,
         lastCheckMs: now,
         timers: [],
+        fin: 0,
       };
       const k = fkey(client, proto, cport, vip, vport);
       this.backend.set(k, ent);
@@ -698,6 +748,7 @@ export class Agent {
       vport: f.vipPort,
       backendHost: r.backendHost,
       expiresAt: Date.now() + t * 1000,
+      fin: existing?.fin ?? 0,
     };
     this.setClient(k, entry);
     this.armClientTimer(entry);
@@ -780,6 +831,24 @@ export class Agent {
     if (this.riIndex.get(rk) === k) this.riIndex.delete(rk);
   }
 
+  /**
+   * Client side: stop sending rewritten packets now, keep accepting rewritten replies a grace period
+   * longer (the backend may still send some). A flow that reuses the ports and is bypassed again within
+   * the grace period owns `ri` by then: it is left alone.
+   */
+  private async removeClientEntry(k: string, e: ClientEntry): Promise<void> {
+    this.dropClient(k);
+    if (e.timer) clearTimeout(e.timer);
+    this.updateGauges();
+    const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
+    const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    await this.nft.exec(`delete element ip ${NFT_TABLE} fo { ${fo} }`).catch(() => undefined);
+    setTimeout(() => {
+      if (this.client.has(k) || this.inflight.has(k)) return;
+      void this.nft.exec(`delete element ip ${NFT_TABLE} ri { ${ri} }`).catch(() => undefined);
+    }, GRACE_S * 1000).unref();
+  }
+
   private armClientTimer(e: ClientEntry): void {
     // The kernel expires the elements itself; this only forgets them (slightly later, never earlier).
     e.timer = setTimeout(
@@ -820,6 +889,11 @@ export class Agent {
       return;
     }
     this.m.acks.inc({ result: 'accepted', reason: '' });
+    if (e.ended) {
+      // The flow ended while its redirect was out: no `bo`; the client's entries lapse or end on their own.
+      await this.goIdle(k, e);
+      return;
+    }
     const t = vip.bypass.idleTimeoutS;
     const wasActive = e.state === 'active';
     // The ack means the client's entries are in place: that ends time-to-bypass.
@@ -958,7 +1032,7 @@ export class Agent {
     if (this.tcpdump) return;
     // One long-lived reader of the kernel's new-flow log (never a process per flow); the ruleset decides
     // what is logged (render.ts newFlowRules), one line per packet.
-    const p = spawn('tcpdump', ['-i', `nflog:${NFLOG_GROUP}`, '-n', '-l', '-tt', '--immediate-mode', '-q'], {
+    const p = spawn('tcpdump', ['-i', `nflog:${NFLOG_GROUP}`, '-n', '-l', '-tt', '--immediate-mode'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.tcpdump = p;
@@ -975,20 +1049,53 @@ export class Agent {
     });
   }
 
-  /** `1700000000.123456 IP 198.18.0.11.40000 > 198.19.0.10.80: tcp 0` */
+  /** A packet the kernel logged: a new flow from a mux, or the end of a bypassed TCP flow. */
   private onPacketLine(line: string): void {
-    const m = /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): (tcp|UDP)/.exec(
-      line,
-    );
-    if (!m) return;
-    const seenMs = Number(m[1]) * 1000;
-    const proto: Proto = m[6] === 'tcp' ? 'tcp' : 'udp';
+    const p = parseNflogLine(line);
+    if (!p) return;
+    if (/[FR]/.test(p.flags)) {
+      this.onFlowEnd(p);
+      return;
+    }
     if (TRACE) {
-      const f = fkey(m[2]!, proto, m[3]!, m[4]!, m[5]!);
-      trace('seen', f, seenMs);
+      const f = fkey(p.src, p.proto, p.sport, p.dst, p.dport);
+      trace('seen', f, p.seenMs);
       trace('read', f);
     }
-    this.onNewFlow(m[2]!, Number(m[3]), m[4]!, Number(m[5]), proto, seenMs);
+    this.onNewFlow(p.src, p.sport, p.dst, p.dport, p.proto, p.seenMs);
+  }
+
+  /**
+   * A FIN or RST of a bypassed TCP flow, seen leaving or arriving at this host as client or backend. After
+   * a RST, or once both sides have sent a FIN, the flow's entries go (the closing handshake's last packets
+   * may take the mux: they reach the same backend). Each end acts on its own kernel's report.
+   */
+  private onFlowEnd(p: NflogPacket): void {
+    const toVip = this.findVip(p.dst, 'tcp', p.dport) !== undefined;
+    if (!toVip && this.findVip(p.src, 'tcp', p.sport) === undefined) return;
+    const [client, cport, vip, vport] = toVip
+      ? [p.src, p.sport, p.dst, p.dport]
+      : [p.dst, p.dport, p.src, p.sport];
+    const bit = toVip ? FIN_OUT : FIN_IN;
+    const reason = p.flags.includes('R') ? 'rst' : 'fin';
+    const ended = (e: { fin: number }): boolean => {
+      e.fin |= reason === 'fin' ? bit : 0;
+      return reason === 'rst' || e.fin === (FIN_OUT | FIN_IN);
+    };
+    const ck = fkey(vip, 'tcp', cport, vport);
+    const ce = this.client.get(ck);
+    if (ce && client === this.state?.agent.underlay && ended(ce)) {
+      this.m.ended.inc({ vip: ce.vipName, role: 'client', reason });
+      void this.removeClientEntry(ck, ce);
+    }
+    const bk = fkey(client, 'tcp', cport, vip, vport);
+    const be = this.backend.get(bk);
+    if (be && (be.state === 'active' || be.state === 'pending') && !be.ended && ended(be)) {
+      this.m.ended.inc({ vip: be.vipName, role: 'backend', reason });
+      // Pending: the ack, when it comes, finds the flow over and installs nothing (onAck).
+      if (be.state === 'pending') be.ended = true;
+      else void this.goIdle(bk, be);
+    }
   }
 
   private onNewFlow(
@@ -1041,6 +1148,7 @@ export class Agent {
       biExpiresAt: now + (t + GRACE_S) * 1000,
       lastCheckMs: now,
       timers: [],
+      fin: 0,
     };
     this.backend.set(k, ent);
     // Without an ack the entry is forgotten when its receive rewrite expires.
@@ -1205,16 +1313,7 @@ export class Agent {
         (vip.bypass.sourceCidrs.length === 0 ||
           vip.bypass.sourceCidrs.some((c) => cidrContains(c, st.agent.underlay)));
       if (keep) continue;
-      this.dropClient(k);
-      if (e.timer) clearTimeout(e.timer);
-      const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
-      const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
-      // Stop sending rewritten packets now; keep accepting rewritten replies a little longer.
-      await this.nft.exec(`delete element ip ${NFT_TABLE} fo { ${fo} }`).catch(() => undefined);
-      setTimeout(
-        () => void this.nft.exec(`delete element ip ${NFT_TABLE} ri { ${ri} }`).catch(() => undefined),
-        GRACE_S * 1000,
-      ).unref();
+      await this.removeClientEntry(k, e);
     }
     for (const [k, e] of [...this.backend]) {
       const vip = this.findVip(e.vip, e.proto, e.vport);

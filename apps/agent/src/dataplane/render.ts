@@ -7,7 +7,7 @@
  * lightweight-tunnel routes) from client host to mux and from mux to backend host; the backend holds the
  * VIP locally and answers directly (DSR). A bypassed flow is rewritten statelessly at both ends:
  * client `out` (route chain, after conntrack) VIP->backend host, backend `pre` (raw, before conntrack)
- * back to VIP; replies mirrored (backend `out` VIP->backend host, client `pre` back to VIP).
+ * back to VIP; replies mirrored (backend `rep` VIP->backend host, client `pre` back to VIP).
  */
 import { createHash } from 'node:crypto';
 import { maglevSize, maglevTable } from '../core/maglev.js';
@@ -24,7 +24,10 @@ export const MUX_MARK_BASE = 0x5300;
 export const BACKEND_MARK_BASE = 0x5400;
 /** Receive-side entries outlive send-side ones by this much, so a late packet never meets a missing rewrite. */
 export const GRACE_S = 5;
-/** NFLOG group (per network namespace) on which a backend's kernel reports new flows to its agent. */
+/**
+ * NFLOG group (per network namespace) on which the kernel reports to its agent: on a backend, new flows
+ * from a mux; on both ends, the FIN and RST packets of bypassed TCP flows (endRules).
+ */
 export const NFLOG_GROUP = 83;
 /** Mark and routing table of a backend's mux-path replies to agent hosts (carried in the tunnel). */
 export const REPLY_MARK = 0x5500;
@@ -145,6 +148,25 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
   }
   return out;
 }
+
+/**
+ * End of a bypassed TCP flow: its FIN and RST packets, in both directions and on both ends, are logged
+ * to the agent (NFLOG_GROUP), which removes the flow's entries once both sides have sent a FIN or either
+ * has sent a RST, instead of one idle timeout later. Only packets of flows that have entries are
+ * logged: each rule looks the packet up in the end's own map, keyed as that map is.
+ */
+const END = `tcp flags & (fin | rst) != 0`;
+const endLog = `log group ${NFLOG_GROUP} queue-threshold 1`;
+export const END_RULES = {
+  /** Client, leaving (in the VIP's chain, before `fo` rewrites it): VIP . proto . client port . VIP port. */
+  clientOut: `${END} ip daddr . meta l4proto . th sport . th dport @fo ${endLog}`,
+  /** Client, arriving (after `ri` restored the VIP, whichever way it came). */
+  clientIn: `${END} ip saddr . meta l4proto . th dport . th sport @fo ${endLog}`,
+  /** Backend, arriving (after `bi` restored the VIP, before port translation): VIP . client . proto . ports. */
+  backendIn: `${END} ip daddr . ip saddr . meta l4proto . th dport . th sport @bo ${endLog}`,
+  /** Backend, leaving (in `rep`, before the source rewrite, after port translation). */
+  backendOut: `${END} ${FIVE_TUPLE} @bo ${endLog}`,
+};
 
 /**
  * Per-flow elements the agents add without an nft round trip (~0.05 ms instead of ~0.2-1 ms of an nft
@@ -297,20 +319,36 @@ export function renderPlan(
     lines.push(...FLOW_MAPS);
     maps.push('fo', 'ri', 'bi', 'bo');
     lines.push('add chain ip slipstream out { type route hook output priority mangle; policy accept; }');
+    // A filter chain right after `out`: changing an address here does not route the packet again.
+    lines.push('add chain ip slipstream rep { type filter hook output priority mangle + 1; policy accept; }');
     lines.push('add chain ip slipstream pre { type filter hook prerouting priority raw; policy accept; }');
     lines.push('add chain ip slipstream inst');
-    chains.push('out', 'pre', 'inst');
-    body.push('flush chain ip slipstream out', 'flush chain ip slipstream pre');
+    chains.push('out', 'rep', 'pre', 'inst');
+    body.push(
+      'flush chain ip slipstream out',
+      'flush chain ip slipstream rep',
+      'flush chain ip slipstream pre',
+    );
     body.push(...installRules(state, vips));
     body.push('add rule ip slipstream out ip daddr . meta l4proto . th dport vmap @vips');
-    body.push(
-      `add rule ip slipstream out ip saddr . ip daddr . meta l4proto . th sport . th dport @bo update @bo { ip saddr . ip daddr . meta l4proto . th sport . th dport timeout 1h } ip saddr set ${self}`,
-    );
+    // A bypassed flow's reply keeps the route its socket chose (plain, to the client's host): `out` only
+    // lets it skip the reply-tunnel mark, and `rep` gives it this host's address. Rewriting the source in
+    // `out` itself, a route chain, would cost a second route lookup per reply packet (about 0.8 us per
+    // 64-byte round trip here). `bo` may change between the two lookups:
+    // - added: `out` already marked the reply for the tunnel, so `rep` must leave it alone (a tunnelled
+    //   reply from this host's address matches no socket at the client, whose RST would reset the flow);
+    // - deleted: the reply leaves plain with the VIP as source, which the client's socket accepts.
+    // (The `rep` rule itself is added below, once it is known whether replies can be marked at all.)
+    body.push(`add rule ip slipstream out ${FIVE_TUPLE} @bo accept`);
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip saddr set ip saddr . meta l4proto . th sport . th dport map @ri`,
     );
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip daddr ${self} ip daddr set ip saddr . meta l4proto . th sport . th dport map @bi`,
+    );
+    body.push(
+      `add rule ip slipstream pre ${END_RULES.clientIn}`,
+      `add rule ip slipstream pre ${END_RULES.backendIn}`,
     );
     body.push(...newFlowRules(state, vips));
     // Port translation (backend port != VIP port) for VIPs this host serves: stateless, before conntrack on
@@ -349,6 +387,8 @@ export function renderPlan(
       body.push(`flush chain ip slipstream v_${t}`);
       // Client-side new flows, counted in the kernel: conntrack runs before this (route) chain.
       body.push(`add rule ip slipstream v_${t} ct state new counter name "n_${t}"`);
+      if (v.protocol === 'tcp' && v.bypass.enabled)
+        body.push(`add rule ip slipstream v_${t} ${END_RULES.clientOut}`);
       body.push(
         `add rule ip slipstream v_${t} ip daddr set ip daddr . meta l4proto . th sport . th dport map @fo counter name "d_${t}" accept`,
       );
@@ -372,7 +412,8 @@ export function renderPlan(
     }
   }
   const replyTo = state.hosts.map((h) => h.address).filter((a) => a !== self);
-  if (state.agent.role === 'host' && localVips.length > 0 && replyTo.length > 0) {
+  const replyTunnel = state.agent.role === 'host' && localVips.length > 0 && replyTo.length > 0;
+  if (replyTunnel) {
     // Replies still leaving with a VIP source (not bypassed: `bo` already gave those this host's address)
     // are marked; the mark's table holds a tunnel route to each agent host only, so replies to anyone
     // else fall through to the main table and leave plain. The tunnel's outer packet inherits the mark
@@ -386,6 +427,13 @@ export function renderPlan(
     );
     for (const h of [...replyTo].sort())
       routes.push({ table: REPLY_MARK, dst: `${h}/32`, encapDst: h, src: self, mtu });
+  }
+  if (state.agent.role === 'host') {
+    const unmarked = replyTunnel ? `meta mark != ${REPLY_MARK} ` : '';
+    body.push(`add rule ip slipstream rep ${END_RULES.backendOut}`);
+    body.push(
+      `add rule ip slipstream rep ${unmarked}${FIVE_TUPLE} @bo update @bo { ${FIVE_TUPLE} timeout 1h } ip saddr set ${self}`,
+    );
   }
   body.push('flush map ip slipstream vips');
   if (elements.length > 0) body.push(`add element ip slipstream vips { ${elements.join(', ')} }`);

@@ -1,4 +1,4 @@
-/** Stops and restarts one lab backend's HTTP service, and reads a mux's Maglev table: health tests. */
+/** Stops, freezes and restarts one lab backend's HTTP service, and reads a mux's Maglev table: health tests. */
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +32,16 @@ export function stopHttpServer(prefix: string, host: string): void {
   const pids = httpServerPids(prefix, host);
   if (pids.length === 0) throw new Error(`no HTTP service running on ${host}`);
   for (const pid of pids) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Freezes (SIGSTOP) or thaws (SIGCONT) one backend's HTTP service: a hung backend. The kernel still
+ * completes handshakes and keeps established connections open, but no request is answered.
+ */
+export function pauseHttpServer(prefix: string, host: string, paused: boolean): void {
+  const pids = httpServerPids(prefix, host);
+  if (pids.length === 0) throw new Error(`no HTTP service running on ${host}`);
+  for (const pid of pids) process.kill(pid, paused ? 'SIGSTOP' : 'SIGCONT');
 }
 
 /** Starts the service as the lab does (labDown removes it with the namespace's other processes). */

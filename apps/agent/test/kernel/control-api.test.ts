@@ -25,6 +25,7 @@ interface FixtureResult {
   sent: number;
   echoed: number;
   telemetry: TelemetryReport;
+  clientEntriesAfterClose: number;
 }
 
 function runFixture(prefix: string, host: string): Promise<FixtureResult> {
@@ -90,9 +91,10 @@ describe.skipIf(!isRoot)('agent control API (applyState, telemetry)', () => {
     expect(rules).toContain('vmap @vips');
   });
 
-  it('a bypassed flow keeps working after the states were pushed', () => {
+  it('a bypassed flow keeps working after the states were pushed, and loses its entry when it closes', () => {
     expect(r.sent).toBeGreaterThanOrEqual(2000);
     expect(r.echoed).toBe(r.sent);
+    expect(r.clientEntriesAfterClose).toBe(0);
   });
 
   it('reports cumulative client counters since its own start, keyed by VIP id', () => {

@@ -74,6 +74,13 @@ export interface FlowProgress {
   done?: boolean;
 }
 
+/** The traffic fixture in a lab namespace, in the background, its stdout piped. */
+function spawnClient(prefix: string, host: string, args: string[]) {
+  return spawn('ip', ['netns', 'exec', nsName(prefix, host), process.execPath, CLIENT, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
 /** Starts a long TCP echo flow in the background; `latest` follows its progress lines. */
 export function echoFlow(
   prefix: string,
@@ -82,24 +89,17 @@ export function echoFlow(
   port: number,
   localPort: number,
   durationMs: number,
+  endWith: 'fin' | 'rst' = 'fin',
 ) {
-  const p = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      nsName(prefix, host),
-      process.execPath,
-      CLIENT,
-      'echo-flow',
-      vip,
-      String(port),
-      String(localPort),
-      String(durationMs),
-      '20',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const p = spawnClient(prefix, host, [
+    'echo-flow',
+    vip,
+    String(port),
+    String(localPort),
+    String(durationMs),
+    '20',
+    endWith,
+  ]);
   const state = { latest: { sent: 0, echoed: 0, error: null } as FlowProgress, connected: false };
   const done = new Promise<FlowProgress>((resolve) => {
     createInterface({ input: p.stdout }).on('line', (l) => {
@@ -111,6 +111,20 @@ export function echoFlow(
     p.on('exit', () => resolve(state.latest));
   });
   return { state, done, kill: () => p.kill() };
+}
+
+/** An idle TCP connection from `host` to `vip:port`, held open until killed; resolves its local port. */
+export function holdFlow(prefix: string, host: string, vip: string, port: number, holdMs = 60_000) {
+  const p = spawnClient(prefix, host, ['tcp-hold', vip, String(port), String(holdMs)]);
+  const localPort = new Promise<number>((resolve, reject) => {
+    createInterface({ input: p.stdout }).on('line', (l) => {
+      const o = JSON.parse(l) as { localPort?: number; error?: string };
+      if (o.localPort) resolve(o.localPort);
+      else reject(new Error(`tcp-hold to ${vip}:${port} from ${host}: ${o.error ?? l}`));
+    });
+    p.on('exit', () => reject(new Error(`tcp-hold from ${host} exited`)));
+  });
+  return { localPort, kill: () => p.kill() };
 }
 
 export function metric(

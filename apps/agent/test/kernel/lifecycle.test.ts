@@ -151,6 +151,49 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     );
   });
 
+  it('a TCP flow that ends (FIN both ways, or a RST) loses its entries at once, not an idle timeout later', async () => {
+    await updateConfig(prefix, ALL, (s) => {
+      s.vips.find((v) => v.name === 'echo')!.bypass.idleTimeoutS = 300;
+    });
+    const backends = ['b1', 'b2', 'b3'];
+    for (const [how, port] of [
+      ['fin', 41040],
+      ['rst', 41050],
+    ] as const) {
+      const ended = (hosts: string[], role: string): number =>
+        hosts.reduce(
+          (n, h) => n + metric(prefix, h, 'slipstream_flows_ended_total', { role, reason: how }),
+          0,
+        );
+      const before = { client: ended(['c1'], 'client'), backend: ended(backends, 'backend') };
+      const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 1500, how);
+      await waitUntil(`${how}: bypass`, () => nftElements(prefix, 'c1', 'fo').includes(String(port)));
+      await waitUntil(`${how}: bo`, () =>
+        backends.some((b) => nftElements(prefix, b, 'bo').includes(String(port))),
+      );
+      const end = await flow.done;
+      expect(end.error).toBeNull();
+      expect(end.echoed).toBe(end.sent);
+      // 300 s idle timeout: only the end of the flow can take the senders' entries within seconds.
+      await waitUntil(
+        `${how}: fo and bo gone`,
+        () =>
+          !nftElements(prefix, 'c1', 'fo').includes(String(port)) &&
+          backends.every((b) => !nftElements(prefix, b, 'bo').includes(String(port))),
+        3000,
+      );
+      expect(ended(['c1'], 'client')).toBe(before.client + 1);
+      expect(ended(backends, 'backend')).toBe(before.backend + 1);
+      // The client's reverse entry outlives `fo` by the grace period (late replies), then goes too.
+      expect(nftElements(prefix, 'c1', 'ri')).toContain(String(port));
+      await waitUntil(
+        `${how}: ri gone`,
+        () => !nftElements(prefix, 'c1', 'ri').includes(String(port)),
+        10_000,
+      );
+    }
+  });
+
   it('draining or removing a backend drops its bypass entries at once and new flows avoid it', async () => {
     const names: Record<string, string> = { '198.18.0.31': 'b1', '198.18.0.32': 'b2', '198.18.0.33': 'b3' };
     for (const [mode, port] of [

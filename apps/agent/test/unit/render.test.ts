@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { renderPlan, vipTag } from '../../src/dataplane/render.js';
+import { END_RULES, renderPlan, vipTag } from '../../src/dataplane/render.js';
 import { sample } from './sample-state.js';
+
+const FIVE = 'ip saddr . ip daddr . meta l4proto . th sport . th dport';
 
 describe('kernel plan rendering', () => {
   it('renders the host ruleset (golden)', async () => {
@@ -49,8 +51,12 @@ describe('kernel plan rendering', () => {
     expect(lines[mark]).toBe(
       'add rule ip slipstream out ip saddr { 198.19.0.10, 198.19.0.20, 198.19.0.30, 198.19.0.40 } meta mark set 21760',
     );
-    // After `bo`: a bypassed reply already has this host's address and is not marked.
-    expect(mark).toBeGreaterThan(lines.findIndex((l) => l.includes('@bo update')));
+    // After `bo`: a bypassed reply leaves `out` unmarked, and `rep` rewrites only unmarked replies (one
+    // marked because `bo` gained the flow between the two chains stays in the tunnel with the VIP).
+    expect(mark).toBeGreaterThan(lines.indexOf(`add rule ip slipstream out ${FIVE} @bo accept`));
+    expect(lines).toContain(
+      `add rule ip slipstream rep meta mark != 21760 ${FIVE} @bo update @bo { ${FIVE} timeout 1h } ip saddr set 198.18.0.31`,
+    );
   });
 
   it('renders no reply tunnel on a host that serves no VIP, or without a host list', () => {
@@ -94,7 +100,44 @@ describe('kernel plan rendering', () => {
     const drained = sample('host');
     drained.agent.underlay = '198.18.0.31';
     for (const v of drained.vips) v.backends[0]!.state = 'draining';
-    expect(renderPlan(drained).nft).not.toContain('log group');
+    // No new-flow logging; only the end-of-flow rules, which look up existing entries, log.
+    const logged = renderPlan(drained)
+      .nft.split('\n')
+      .filter((l) => l.includes('log group'));
+    expect(logged.every((l) => l.includes('tcp flags & (fin | rst) != 0') && /@(fo|bo) log/.test(l))).toBe(
+      true,
+    );
+  });
+
+  it('logs the FINs and RSTs of bypassed TCP flows, both ways, at both ends, keyed as each map is', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const lines = renderPlan(s).nft.split('\n');
+    const rule = (chain: string, body: string): number =>
+      lines.indexOf(`add rule ip slipstream ${chain} ${body}`);
+    // Arriving: after `ri` and `bi` restored the VIP, before the port translation.
+    const clientIn = rule('pre', END_RULES.clientIn);
+    const backendIn = rule('pre', END_RULES.backendIn);
+    expect(clientIn).toBeGreaterThan(lines.findIndex((l) => l.includes('map @ri')));
+    expect(backendIn).toBeGreaterThan(lines.findIndex((l) => l.includes('map @bi')));
+    expect(Math.max(clientIn, backendIn)).toBeLessThan(
+      lines.findIndex((l) => l.includes('dport set ip daddr')),
+    );
+    // Leaving: the client's in each bypassable TCP VIP's chain before `fo` rewrites; the backend's in `rep`
+    // before the source rewrite.
+    const web = s.vips.find((v) => v.id === 'vip-web')!;
+    const chain = `v_${vipTag(web)}`;
+    expect(rule(chain, END_RULES.clientOut)).toBeGreaterThan(-1);
+    expect(rule(chain, END_RULES.clientOut)).toBeLessThan(
+      lines.findIndex((l) => l.startsWith(`add rule ip slipstream ${chain} ip daddr set`)),
+    );
+    expect(rule('rep', END_RULES.backendOut)).toBeLessThan(
+      lines.findIndex((l) => l.includes('rep meta mark != 21760')),
+    );
+    expect(rule('rep', END_RULES.backendOut)).toBeGreaterThan(-1);
+    // UDP VIPs and VIPs without bypass have no end rule in their chain.
+    for (const v of s.vips.filter((x) => x.protocol === 'udp' || !x.bypass.enabled))
+      expect(rule(`v_${vipTag(v)}`, END_RULES.clientOut)).toBe(-1);
   });
 
   it('translates ports on a backend host only, in both directions, before conntrack and before bo', () => {
@@ -108,7 +151,7 @@ describe('kernel plan rendering', () => {
     expect(nft).toContain(inRule);
     expect(nft).toContain(outRule);
     expect(nft.indexOf(inRule)).toBeGreaterThan(nft.findIndex((l) => l.includes('map @bi')));
-    expect(nft.indexOf(outRule)).toBeLessThan(nft.findIndex((l) => l.includes('@bo update')));
+    expect(nft.indexOf(outRule)).toBeLessThan(nft.findIndex((l) => l.includes('@bo accept')));
     // No udp rule without a translated UDP VIP; no rules on a host that does not serve the VIP.
     expect(nft.some((l) => l.includes('udp dport set ip daddr'))).toBe(false);
     expect(renderPlan(sample('host')).nft).not.toContain('dport set ip daddr');
