@@ -32,6 +32,7 @@ import {
   type Redirect,
 } from '../core/redirect-message.js';
 import { ReplayCache } from '../core/replay-cache.js';
+import { ElementDeleter } from './element-deleter.js';
 import { RtoEstimator, retrySchedule } from '../core/rto.js';
 import {
   parseDesiredState,
@@ -173,6 +174,9 @@ function fkey(...parts: (string | number)[]): string {
 
 const FIN_OUT = 1;
 const FIN_IN = 2;
+/** How long a client remembers the end of a flow it has no entry for (its redirect may still be coming). */
+const CLOSED_TTL_MS = 2000;
+const CLOSED_MAX = 65_536;
 
 export interface NflogPacket {
   seenMs: number;
@@ -216,6 +220,7 @@ export class Agent {
    * on the host, and it must not hold up the flow session or compete with redirects for a CPU.
    */
   private readonly counterNft = new NftSession({ nice: COUNTER_NICE });
+  private readonly deleter = new ElementDeleter((cmd) => this.nft.exec(cmd), NFT_TABLE);
   private sock: dgram.Socket | null = null;
   private sockAddr = '';
   private tcpdump: ChildProcess | null = null;
@@ -232,6 +237,8 @@ export class Agent {
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
+  /** Client side: FINs (or a RST: -1) of flows with no entry yet, by client key; see onFlowEnd. */
+  private readonly closed = new Map<string, { fin: number; at: number }>();
   /** Install packets awaiting their confirmation, by token (hex). */
   private readonly installs = new Map<string, () => void>();
   private installMisses = 0;
@@ -676,6 +683,9 @@ export class Agent {
     }
     const existing = this.client.get(k);
     if (!existing) {
+      const c = this.closed.get(k);
+      if (c && Date.now() - c.at < CLOSED_TTL_MS && c.fin === (FIN_OUT | FIN_IN))
+        return reject('flow_ended', r.nonce);
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
       // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
@@ -694,6 +704,12 @@ export class Agent {
       done(false);
     } finally {
       this.inflight.delete(k);
+    }
+    // Both FINs went by while the entries were being installed: the flow is over already.
+    const e = this.client.get(k);
+    if (e && e.fin === (FIN_OUT | FIN_IN)) {
+      this.m.ended.inc({ vip: vip.name, role: 'client', reason: 'fin' });
+      await this.removeClientEntry(k, e);
     }
   }
 
@@ -748,7 +764,7 @@ export class Agent {
       vport: f.vipPort,
       backendHost: r.backendHost,
       expiresAt: Date.now() + t * 1000,
-      fin: existing?.fin ?? 0,
+      fin: existing?.fin ?? this.closedFin(k),
     };
     this.setClient(k, entry);
     this.armClientTimer(entry);
@@ -831,6 +847,13 @@ export class Agent {
     if (this.riIndex.get(rk) === k) this.riIndex.delete(rk);
   }
 
+  /** FINs already seen for a flow being installed (one side closed before its redirect came). */
+  private closedFin(k: string): number {
+    const c = this.closed.get(k);
+    this.closed.delete(k);
+    return c && Date.now() - c.at < CLOSED_TTL_MS ? c.fin : 0;
+  }
+
   /**
    * Client side: stop sending rewritten packets now, keep accepting rewritten replies a grace period
    * longer (the backend may still send some). A flow that reuses the ports and is bypassed again within
@@ -842,11 +865,9 @@ export class Agent {
     this.updateGauges();
     const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
     const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
-    await this.nft.exec(`delete element ip ${NFT_TABLE} fo { ${fo} }`).catch(() => undefined);
-    setTimeout(() => {
-      if (this.client.has(k) || this.inflight.has(k)) return;
-      void this.nft.exec(`delete element ip ${NFT_TABLE} ri { ${ri} }`).catch(() => undefined);
-    }, GRACE_S * 1000).unref();
+    const stillWanted = (): boolean => !this.client.has(k) && !this.inflight.has(k);
+    await this.deleter.delete({ set: 'fo', key: fo, stillWanted });
+    setTimeout(() => void this.deleter.delete({ set: 'ri', key: ri, stillWanted }), GRACE_S * 1000).unref();
   }
 
   private armClientTimer(e: ClientEntry): void {
@@ -882,6 +903,13 @@ export class Agent {
     e.timers.forEach(clearTimeout);
     e.timers = [];
     const vip = this.findVip(e.vip, e.proto, e.vport);
+    if (!res.accepted && res.reason === 'flow_ended') {
+      // The client saw the flow close before the redirect came and installed nothing: `bi` can expire on
+      // its own (deleting it would cost an nft call for many short flows).
+      this.m.acks.inc({ result: 'rejected', reason: res.reason });
+      this.retire(k, e);
+      return;
+    }
     if (!res.accepted || !vip) {
       this.m.acks.inc({ result: 'rejected', reason: res.reason ?? 'unknown' });
       e.state = 'rejected';
@@ -891,7 +919,7 @@ export class Agent {
     this.m.acks.inc({ result: 'accepted', reason: '' });
     if (e.ended) {
       // The flow ended while its redirect was out: no `bo`; the client's entries lapse or end on their own.
-      await this.goIdle(k, e);
+      this.retire(k, e);
       return;
     }
     const t = vip.bypass.idleTimeoutS;
@@ -1018,10 +1046,24 @@ export class Agent {
 
   private async goIdle(k: string, e: BackendEntry): Promise<void> {
     const bo = boKey(e);
+    this.retire(k, e);
+    // Unless the flow restarted under the same key meanwhile (a new entry, its own `bo`).
+    await this.deleter.delete({
+      set: 'bo',
+      key: bo,
+      stillWanted: () => this.backend.get(k) === e && e.state === 'idle',
+    });
+  }
+
+  /**
+   * No more redirects or checks for this flow; it is forgotten when its `bi` expires, which the kernel
+   * does on its own (`bi` only undoes the rewrite of a client that may still hold `fo`, never longer).
+   */
+  private retire(k: string, e: BackendEntry): void {
     e.state = 'idle';
     e.timers.forEach(clearTimeout);
     e.timers = [];
-    await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
+    this.clearNonces(e);
     this.forgetAt(k, e, e.biExpiresAt);
     this.updateGauges();
   }
@@ -1084,9 +1126,25 @@ export class Agent {
     };
     const ck = fkey(vip, 'tcp', cport, vport);
     const ce = this.client.get(ck);
-    if (ce && client === this.state?.agent.underlay && ended(ce)) {
-      this.m.ended.inc({ vip: ce.vipName, role: 'client', reason });
-      void this.removeClientEntry(ck, ce);
+    if (client === this.state?.agent.underlay) {
+      if (ce) {
+        if (ended(ce)) {
+          this.m.ended.inc({ vip: ce.vipName, role: 'client', reason });
+          void this.removeClientEntry(ck, ce);
+        }
+      } else {
+        // A short flow often ends before its redirect arrives: remember, so the redirect is refused
+        // (onRedirect) instead of installing entries nothing would remove before the idle timeout.
+        const now = Date.now();
+        for (const [key, c] of this.closed) {
+          if (now - c.at < CLOSED_TTL_MS && this.closed.size < CLOSED_MAX) break;
+          this.closed.delete(key);
+        }
+        const c = this.closed.get(ck) ?? { fin: 0, at: now };
+        ended(c);
+        if (reason === 'rst') c.fin = FIN_OUT | FIN_IN;
+        this.closed.set(ck, c);
+      }
     }
     const bk = fkey(client, 'tcp', cport, vip, vport);
     const be = this.backend.get(bk);
@@ -1491,6 +1549,8 @@ export class Agent {
     this.tcpdump?.kill();
     this.sock?.close();
     this.metricsServer?.close();
+    // Deletions already decided (ended flows) still reach the kernel.
+    await this.deleter.flush();
     this.nft.stop();
     this.counterNft.stop();
     for (const e of this.client.values()) if (e.timer) clearTimeout(e.timer);

@@ -8,7 +8,8 @@
  *   short  --host H --port P [--count 300] [--concurrency 4] [--rate 0]  HTTP GETs, one new connection each;
  *                                                                        --rate N opens N per second (0: flat out)
  *   mixed  --host H --port P [--seconds 10] [--bulk 2] [--keepalive 4] [--short 4] [--bulk-bytes 50000000]
- *   flood  --host H --port P [--seconds 5] [--concurrency 32]            TCP connects as fast as possible
+ *   flood  --host H --port P [--seconds 5] [--concurrency 32] [--hold 0] TCP connects as fast as possible,
+ *                                                                        each closed after --hold ms
  */
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
@@ -38,6 +39,7 @@ function parseCli() {
         'bulk-bytes': { type: 'string' },
         'settle-ms': { type: 'string' },
         rate: { type: 'string' },
+        hold: { type: 'string' },
       },
     });
   } catch (err) {
@@ -230,6 +232,7 @@ async function mixed(): Promise<object> {
 async function flood(): Promise<object> {
   const seconds = int('seconds', 5, 1, 120);
   const conc = int('concurrency', 32, 1, 1024);
+  const holdMs = int('hold', 0, 0, 60_000);
   const deadline = Date.now() + seconds * 1000;
   let opened = 0;
   let failed = 0;
@@ -241,7 +244,8 @@ async function flood(): Promise<object> {
       s.once('connect', () => {
         opened++;
         clearTimeout(t);
-        s.end();
+        if (holdMs === 0) s.end();
+        else setTimeout(() => s.end(), holdMs);
       });
       s.once('error', (err) => {
         failed++;

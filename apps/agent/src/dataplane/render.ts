@@ -150,22 +150,25 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
 }
 
 /**
- * End of a bypassed TCP flow: its FIN and RST packets, in both directions and on both ends, are logged
- * to the agent (NFLOG_GROUP), which removes the flow's entries once both sides have sent a FIN or either
- * has sent a RST, instead of one idle timeout later. Only packets of flows that have entries are
- * logged: each rule looks the packet up in the end's own map, keyed as that map is.
+ * End of a TCP flow that is or may become bypassed: its FIN and RST packets, both ways, at both ends, are
+ * logged to the agent (NFLOG_GROUP), which removes the flow's entries once both sides have sent a FIN or
+ * either has sent a RST, instead of one idle timeout later. A short flow often ends before its bypass is
+ * in place, so the rules do not wait for the entries: a client logs every flow of a bypassable TCP VIP
+ * (and remembers the ends of flows it has no entry for yet, see Agent.onFlowEnd), a backend every flow
+ * with a `bi` element (added at the flow's first packet).
  */
 const END = `tcp flags & (fin | rst) != 0`;
 const endLog = `log group ${NFLOG_GROUP} queue-threshold 1`;
 export const END_RULES = {
-  /** Client, leaving (in the VIP's chain, before `fo` rewrites it): VIP . proto . client port . VIP port. */
-  clientOut: `${END} ip daddr . meta l4proto . th sport . th dport @fo ${endLog}`,
-  /** Client, arriving (after `ri` restored the VIP, whichever way it came). */
-  clientIn: `${END} ip saddr . meta l4proto . th dport . th sport @fo ${endLog}`,
-  /** Backend, arriving (after `bi` restored the VIP, before port translation): VIP . client . proto . ports. */
-  backendIn: `${END} ip daddr . ip saddr . meta l4proto . th dport . th sport @bo ${endLog}`,
-  /** Backend, leaving (in `rep`, before the source rewrite, after port translation). */
-  backendOut: `${END} ${FIVE_TUPLE} @bo ${endLog}`,
+  /** Client, leaving: in the chain of each bypassable TCP VIP, before `fo` rewrites the packet. */
+  clientOut: `${END} ${endLog}`,
+  /** Client, arriving from a bypassable TCP VIP (after `ri` restored the VIP, or through the tunnel). */
+  clientIn: (vipPorts: string[]): string =>
+    `ip saddr . tcp sport { ${vipPorts.join(', ')} } ${END} ${endLog}`,
+  /** Backend, arriving (either way; before port translation): `bi` holds client . proto . ports. */
+  backendIn: `${END} ip saddr . meta l4proto . th sport . th dport @bi ${endLog}`,
+  /** Backend, leaving (in `rep`, after port translation restored the VIP port). */
+  backendOut: `${END} ip daddr . meta l4proto . th dport . th sport @bi ${endLog}`,
 };
 
 /**
@@ -346,10 +349,12 @@ export function renderPlan(
     body.push(
       `add rule ip slipstream pre iifname != "${TUNNEL_DEV}" ip daddr ${self} ip daddr set ip saddr . meta l4proto . th sport . th dport map @bi`,
     );
-    body.push(
-      `add rule ip slipstream pre ${END_RULES.clientIn}`,
-      `add rule ip slipstream pre ${END_RULES.backendIn}`,
-    );
+    const endVips = vips
+      .filter((v) => v.protocol === 'tcp' && v.bypass.enabled)
+      .map((v) => `${v.address} . ${v.port}`)
+      .sort();
+    if (endVips.length > 0) body.push(`add rule ip slipstream pre ${END_RULES.clientIn(endVips)}`);
+    body.push(`add rule ip slipstream pre ${END_RULES.backendIn}`);
     body.push(...newFlowRules(state, vips));
     // Port translation (backend port != VIP port) for VIPs this host serves: stateless, before conntrack on
     // the way in (after `bi` restored the VIP), and on replies before `bo` (whose key holds the VIP port).

@@ -24,6 +24,7 @@ import {
 
 const ALL = HOSTS.map((h) => h.name);
 const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
+const BENCH_CLIENT = join(import.meta.dirname, '..', '..', 'dist', 'bench', 'client.js');
 
 describe.skipIf(!isRoot)('agent lifecycle', () => {
   let prefix = '';
@@ -192,6 +193,41 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
         10_000,
       );
     }
+  });
+
+  it('short connections leave no entries: ended ones are removed, ones over before their redirect are refused', async () => {
+    const c = (name: string, labels: Record<string, string> = {}): number =>
+      metric(prefix, 'c1', name, labels);
+    const before = {
+      bypassed: c('slipstream_flows_bypassed_total', { vip: 'web' }),
+      ended: c('slipstream_flows_ended_total', { vip: 'web', role: 'client' }),
+      refused: c('slipstream_redirects_received_total', { result: 'rejected', reason: 'flow_ended' }),
+    };
+    const out = JSON.parse(
+      nsRun(prefix, 'c1', [
+        process.execPath,
+        BENCH_CLIENT,
+        'short',
+        '--host',
+        '198.19.0.10',
+        '--port',
+        '80',
+        '--count',
+        '300',
+      ]),
+    ) as { ok: number; failed: number };
+    expect(out).toMatchObject({ ok: 300, failed: 0 });
+    const web = /tcp \. \d+ \. 80 /;
+    await waitUntil('no fo left', () => !web.test(nftElements(prefix, 'c1', 'fo')), 5000);
+    // `ri` is keyed backend . proto . VIP port . client port, and outlives `fo` by the grace period.
+    await waitUntil('no ri left', () => !/tcp \. 80 \. \d+ /.test(nftElements(prefix, 'c1', 'ri')), 10_000);
+    const bypassed = c('slipstream_flows_bypassed_total', { vip: 'web' }) - before.bypassed;
+    const refused =
+      c('slipstream_redirects_received_total', { result: 'rejected', reason: 'flow_ended' }) - before.refused;
+    // Every flow that got entries had them removed because it ended; the rest were refused.
+    expect(c('slipstream_flows_ended_total', { vip: 'web', role: 'client' }) - before.ended).toBe(bypassed);
+    expect(bypassed + refused).toBeGreaterThan(0);
+    expect(['b1', 'b2', 'b3'].some((b) => / \. 80 \. \d+/.test(nftElements(prefix, b, 'bo')))).toBe(false);
   });
 
   it('draining or removing a backend drops its bypass entries at once and new flows avoid it', async () => {
