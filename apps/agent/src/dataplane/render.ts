@@ -122,9 +122,9 @@ const FLOW_MAPS = [
 
 /**
  * Backend side: a flow's first packet from a mux (a TCP SYN; any UDP packet of a bypassable UDP VIP)
- * installs the flow's receive rewrite `bi` in the kernel, then is logged to the agent over NFLOG. The
- * agent sends its redirect on that log line, so `bi` is in place before the client can send a rewritten
- * packet (the ordering rule), without a userspace round trip to nft on the critical path.
+ * installs the flow's receive rewrite `bi` in the kernel, then is logged to the agent over NFLOG by the
+ * same rule. The agent sends its redirect on that log line, so `bi` is in place before the client can
+ * send a rewritten packet (the ordering rule), without a userspace round trip to nft on the critical path.
  */
 function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
   const out: string[] = [];
@@ -137,14 +137,21 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
     if (v.protocol === 'udp' && !bypass) continue;
     const first = v.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
     const match = `iifname "${TUNNEL_DEV}" ip daddr ${v.address} ${v.protocol} dport ${v.port}${first}`;
-    if (bypass) {
-      const src = v.bypass.sourceCidrs.length > 0 ? ` ip saddr { ${v.bypass.sourceCidrs.join(', ')} }` : '';
-      out.push(
-        `add rule ip slipstream pre ${match}${src} add @bi { ip saddr . meta l4proto . th sport . th dport timeout ${v.bypass.idleTimeoutS + GRACE_S}s : ip daddr }`,
-      );
+    const log = `log group ${NFLOG_GROUP} queue-threshold 1`;
+    if (!bypass) {
+      // Logged all the same, so the agent also counts the flows it does not bypass.
+      out.push(`add rule ip slipstream pre ${match} ${log}`);
+      continue;
     }
-    // Every new flow is logged (after the add above), so the agent also counts those it does not bypass.
-    out.push(`add rule ip slipstream pre ${match} log group ${NFLOG_GROUP} queue-threshold 1`);
+    // The log is in the same rule as the add: when the add fails (a full map), the rule stops there and
+    // the agent never hears of the flow, which stays on the mux. A separate log would have the agent
+    // redirect a flow with no `bi`, and the backend reset it when its packets came straight.
+    const cidrs = v.bypass.sourceCidrs.join(', ');
+    const src = cidrs ? ` ip saddr { ${cidrs} }` : '';
+    out.push(
+      `add rule ip slipstream pre ${match}${src} add @bi { ip saddr . meta l4proto . th sport . th dport timeout ${v.bypass.idleTimeoutS + GRACE_S}s : ip daddr } ${log}`,
+    );
+    if (cidrs) out.push(`add rule ip slipstream pre ${match} ip saddr != { ${cidrs} } ${log}`);
   }
   return out;
 }

@@ -77,13 +77,18 @@ describe('kernel plan rendering', () => {
     const web = s.vips.find((v) => v.id === 'vip-web')!;
     web.bypass.sourceCidrs = ['198.18.0.0/24', '10.0.0.0/8'];
     const lines = renderPlan(s).nft.split('\n');
-    const addWeb =
-      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.10 tcp dport 80 tcp flags & (syn | ack) == syn ip saddr { 198.18.0.0/24, 10.0.0.0/8 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr }';
-    const logWeb =
-      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.10 tcp dport 80 tcp flags & (syn | ack) == syn log group 83 queue-threshold 1';
-    expect(lines).toContain(addWeb);
-    // Logged after the add: the agent redirects on the log line, so bi is already in place.
-    expect(lines.indexOf(logWeb)).toBe(lines.indexOf(addWeb) + 1);
+    const syn =
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.10 tcp dport 80 tcp flags & (syn | ack) == syn';
+    // Added and logged in one rule: the agent redirects on the log line, which a failed add (a full map)
+    // never produces, so a logged flow always has its bi.
+    expect(lines).toContain(
+      `${syn} ip saddr { 198.18.0.0/24, 10.0.0.0/8 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr } log group 83 queue-threshold 1`,
+    );
+    // Sources bypass does not cover are logged all the same (counted), without bi.
+    expect(lines).toContain(
+      `${syn} ip saddr != { 198.18.0.0/24, 10.0.0.0/8 } log group 83 queue-threshold 1`,
+    );
+    expect(lines.filter((l) => l.startsWith(syn))).toHaveLength(2);
     // Bypass off: logged (the agent counts the flow) but no bi.
     expect(lines).toContain(
       'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.20 tcp dport 80 tcp flags & (syn | ack) == syn log group 83 queue-threshold 1',
@@ -91,7 +96,7 @@ describe('kernel plan rendering', () => {
     expect(lines.some((l) => l.includes('198.19.0.20 tcp dport 80') && l.includes('@bi'))).toBe(false);
     // UDP has no first-packet flag: every packet of a bypassable UDP VIP from a mux.
     expect(lines).toContain(
-      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.30 udp dport 7 ip saddr { 198.18.0.0/24 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr }',
+      'add rule ip slipstream pre iifname "slvx0" ip daddr 198.19.0.30 udp dport 7 ip saddr { 198.18.0.0/24 } add @bi { ip saddr . meta l4proto . th sport . th dport timeout 305s : ip daddr } log group 83 queue-threshold 1',
     );
     // Before the port translation, whose rewrite would hide the VIP port the key holds.
     expect(lines.findIndex((l) => l.includes('log group'))).toBeLessThan(
