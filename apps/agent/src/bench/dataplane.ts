@@ -79,7 +79,7 @@ const Q = opts.quick;
 const CFG = {
   iperfSeconds: Q ? 2 : 5,
   iperfRuns: Q ? 1 : 3,
-  rrCount: Q ? 500 : 3000,
+  rrCount: Q ? 500 : 15000,
   rrRounds: Q ? 1 : 3,
   shortConnections: Q ? 100 : 400,
   mixedSeconds: Q ? 4 : 10,
