@@ -164,6 +164,21 @@ function boKey(e: { vip: string; client: string; proto: string; vport: number; c
   return `${e.vip} . ${e.client} . ${e.proto} . ${e.vport} . ${e.cport}`;
 }
 
+/** A flow's `bi` element key on its backend: `client . proto . client port . VIP port`. */
+function biKey(e: { client: string; proto: string; cport: number; vport: number }): string {
+  return `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+}
+
+/** A client flow's `fo` element key: `VIP . proto . client port . VIP port`. */
+function foKey(e: { vip: string; proto: string; cport: number; vport: number }): string {
+  return `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
+}
+
+/** A client flow's `ri` element key: `backend host . proto . VIP port . client port`. */
+function riKey(e: { backendHost: string; proto: string; vport: number; cport: number }): string {
+  return `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
+}
+
 function vipKeyOf(v: { address: string; protocol: string; port: number }): string {
   return `${v.address}/${v.protocol}/${v.port}`;
 }
@@ -237,7 +252,7 @@ export class Agent {
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
-  /** Client side: FINs (or a RST: -1) of flows with no entry yet, by client key; see onFlowEnd. */
+  /** Client side: FINs of flows with no entry yet (a RST counts as both), by client key; see onFlowEnd. */
   private readonly closed = new Map<string, { fin: number; at: number }>();
   /** Install packets awaiting their confirmation, by token (hex). */
   private readonly installs = new Map<string, () => void>();
@@ -683,9 +698,7 @@ export class Agent {
     }
     const existing = this.client.get(k);
     if (!existing) {
-      const c = this.closed.get(k);
-      if (c && Date.now() - c.at < CLOSED_TTL_MS && c.fin === (FIN_OUT | FIN_IN))
-        return reject('flow_ended', r.nonce);
+      if (this.closedFin(k) === (FIN_OUT | FIN_IN)) return reject('flow_ended', r.nonce);
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
       // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
@@ -722,8 +735,9 @@ export class Agent {
   ): Promise<void> {
     const f = r.flow;
     const t = vip.bypass.idleTimeoutS;
-    const fo = `${f.vip} . ${f.protocol} . ${f.clientPort} . ${f.vipPort}`;
-    const ri = `${r.backendHost} . ${f.protocol} . ${f.vipPort} . ${f.clientPort}`;
+    const flow = { vip: f.vip, proto: f.protocol, cport: f.clientPort, vport: f.vipPort };
+    const fo = foKey(flow);
+    const ri = riKey({ ...flow, backendHost: r.backendHost });
     const add = `add element ip ${NFT_TABLE} ri { ${ri} timeout ${t + GRACE_S}s : ${f.vip} }; add element ip ${NFT_TABLE} fo { ${fo} timeout ${t}s : ${r.backendHost} }`;
     const del = `delete element ip ${NFT_TABLE} ri { ${ri} }; delete element ip ${NFT_TABLE} fo { ${fo} }`;
     // The install packet adds or refreshes both elements (ri first), and the kernel then sends the ack it
@@ -764,7 +778,7 @@ export class Agent {
       vport: f.vipPort,
       backendHost: r.backendHost,
       expiresAt: Date.now() + t * 1000,
-      fin: existing?.fin ?? this.closedFin(k),
+      fin: existing?.fin ?? this.takeClosedFin(k),
     };
     this.setClient(k, entry);
     this.armClientTimer(entry);
@@ -847,11 +861,17 @@ export class Agent {
     if (this.riIndex.get(rk) === k) this.riIndex.delete(rk);
   }
 
-  /** FINs already seen for a flow being installed (one side closed before its redirect came). */
+  /** FINs already seen for a flow with no entry (it closed before its redirect came), if recent. */
   private closedFin(k: string): number {
     const c = this.closed.get(k);
-    this.closed.delete(k);
     return c && Date.now() - c.at < CLOSED_TTL_MS ? c.fin : 0;
+  }
+
+  /** closedFin() for a flow being installed: its entry carries them from now on. */
+  private takeClosedFin(k: string): number {
+    const fin = this.closedFin(k);
+    this.closed.delete(k);
+    return fin;
   }
 
   /**
@@ -863,8 +883,8 @@ export class Agent {
     this.dropClient(k);
     if (e.timer) clearTimeout(e.timer);
     this.updateGauges();
-    const fo = `${e.vip} . ${e.proto} . ${e.cport} . ${e.vport}`;
-    const ri = `${e.backendHost} . ${e.proto} . ${e.vport} . ${e.cport}`;
+    const fo = foKey(e);
+    const ri = riKey(e);
     const stillWanted = (): boolean => !this.client.has(k) && !this.inflight.has(k);
     await this.deleter.delete({ set: 'fo', key: fo, stillWanted });
     setTimeout(() => void this.deleter.delete({ set: 'ri', key: ri, stillWanted }), GRACE_S * 1000).unref();
@@ -1211,7 +1231,7 @@ export class Agent {
     this.backend.set(k, ent);
     // Without an ack the entry is forgotten when its receive rewrite expires.
     this.forgetAt(k, ent, ent.biExpiresAt);
-    const bi = `${client} . ${proto} . ${cport} . ${vport}`;
+    const bi = biKey({ client, proto, cport, vport });
     // The kernel added `bi` before logging the packet, under the rules of this.state, unless the packet
     // came while rules were changing or the flow is being restarted (its old element may be going away):
     // then the agent installs it itself before redirecting. 50 ms covers the clocks' granularity.
@@ -1241,7 +1261,7 @@ export class Agent {
     if (renewal) {
       // Extend the receive rewrite first: it must outlive whatever the client installs next.
       const t = vip.bypass.idleTimeoutS;
-      const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+      const bi = biKey(e);
       const add = `add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`;
       try {
         // Replace (restarts the timeout); plain add when the kernel already expired the element.
@@ -1338,7 +1358,7 @@ export class Agent {
     this.backend.delete(k);
     this.clearNonces(e);
     const bo = boKey(e);
-    const bi = `${e.client} . ${e.proto} . ${e.cport} . ${e.vport}`;
+    const bi = biKey(e);
     if (e.state === 'active')
       await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
     // A flow restarted under the same key owns the element by then: leave it.
