@@ -26,9 +26,11 @@ export const BACKEND_MARK_BASE = 0x5400;
 export const GRACE_S = 5;
 /**
  * NFLOG group (per network namespace) on which the kernel reports to its agent: on a backend, new flows
- * from a mux; on both ends, the FIN and RST packets of bypassed TCP flows (endRules).
+ * from a mux; on both ends, the FIN and RST packets of bypassed TCP flows (END_RULES).
  */
 export const NFLOG_GROUP = 83;
+/** The log statement of every rule that reports to the agent: at once, one packet per message. */
+const LOG_TO_AGENT = `log group ${NFLOG_GROUP} queue-threshold 1`;
 /** Mark and routing table of a backend's mux-path replies to agent hosts (carried in the tunnel). */
 export const REPLY_MARK = 0x5500;
 /** Mark of the agent's own install packets (see installRules); only root's packets on `lo` get it. */
@@ -137,10 +139,9 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
     if (v.protocol === 'udp' && !bypass) continue;
     const first = v.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
     const match = `iifname "${TUNNEL_DEV}" ip daddr ${v.address} ${v.protocol} dport ${v.port}${first}`;
-    const log = `log group ${NFLOG_GROUP} queue-threshold 1`;
     if (!bypass) {
       // Logged all the same, so the agent also counts the flows it does not bypass.
-      out.push(`add rule ip slipstream pre ${match} ${log}`);
+      out.push(`add rule ip slipstream pre ${match} ${LOG_TO_AGENT}`);
       continue;
     }
     // The log is in the same rule as the add: when the add fails (a full map), the rule stops there and
@@ -149,9 +150,9 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
     const cidrs = v.bypass.sourceCidrs.join(', ');
     const src = cidrs ? ` ip saddr { ${cidrs} }` : '';
     out.push(
-      `add rule ip slipstream pre ${match}${src} add @bi { ip saddr . meta l4proto . th sport . th dport timeout ${v.bypass.idleTimeoutS + GRACE_S}s : ip daddr } ${log}`,
+      `add rule ip slipstream pre ${match}${src} add @bi { ip saddr . meta l4proto . th sport . th dport timeout ${v.bypass.idleTimeoutS + GRACE_S}s : ip daddr } ${LOG_TO_AGENT}`,
     );
-    if (cidrs) out.push(`add rule ip slipstream pre ${match} ip saddr != { ${cidrs} } ${log}`);
+    if (cidrs) out.push(`add rule ip slipstream pre ${match} ip saddr != { ${cidrs} } ${LOG_TO_AGENT}`);
   }
   return out;
 }
@@ -165,17 +166,16 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
  * with a `bi` element (added at the flow's first packet).
  */
 const END = `tcp flags & (fin | rst) != 0`;
-const endLog = `log group ${NFLOG_GROUP} queue-threshold 1`;
 export const END_RULES = {
   /** Client, leaving: in the chain of each bypassable TCP VIP, before `fo` rewrites the packet. */
-  clientOut: `${END} ${endLog}`,
+  clientOut: `${END} ${LOG_TO_AGENT}`,
   /** Client, arriving from a bypassable TCP VIP (after `ri` restored the VIP, or through the tunnel). */
   clientIn: (vipPorts: string[]): string =>
-    `ip saddr . tcp sport { ${vipPorts.join(', ')} } ${END} ${endLog}`,
+    `ip saddr . tcp sport { ${vipPorts.join(', ')} } ${END} ${LOG_TO_AGENT}`,
   /** Backend, arriving (either way; before port translation): `bi` holds client . proto . ports. */
-  backendIn: `${END} ip saddr . meta l4proto . th sport . th dport @bi ${endLog}`,
+  backendIn: `${END} ip saddr . meta l4proto . th sport . th dport @bi ${LOG_TO_AGENT}`,
   /** Backend, leaving (in `rep`, after port translation restored the VIP port). */
-  backendOut: `${END} ip daddr . meta l4proto . th dport . th sport @bi ${endLog}`,
+  backendOut: `${END} ip daddr . meta l4proto . th dport . th sport @bi ${LOG_TO_AGENT}`,
 };
 
 /**
@@ -426,9 +426,9 @@ export function renderPlan(
   const replyTo = state.hosts.map((h) => h.address).filter((a) => a !== self);
   const replyTunnel = state.agent.role === 'host' && localVips.length > 0 && replyTo.length > 0;
   if (replyTunnel) {
-    // Replies still leaving with a VIP source (not bypassed: `bo` already gave those this host's address)
-    // are marked; the mark's table holds a tunnel route to each agent host only, so replies to anyone
-    // else fall through to the main table and leave plain. The tunnel's outer packet inherits the mark
+    // Replies with a VIP source that `bo` does not hold (not bypassed; bypassed ones left `out` above and
+    // get this host's address in `rep`) are marked; the mark's table holds a tunnel route to each agent
+    // host only, so replies to anyone else fall through to the main table and leave plain. The tunnel's outer packet inherits the mark
     // and would match its own route again: the rule before sends UDP to the tunnel port to main.
     body.push(
       `add rule ip slipstream out ip saddr { ${[...localVips].sort().join(', ')} } meta mark set ${REPLY_MARK}`,
