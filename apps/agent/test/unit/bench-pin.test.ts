@@ -6,6 +6,17 @@ import { parseAffinityMask, PIN_CPU, pinnedCommand, pinProcesses } from '../../s
 const allowed = (pid: number): string =>
   /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
 
+/** Runs `fn` with a live process (`sleep`) and its CPU list before anything was pinned. */
+async function withProcess(fn: (pid: number, before: string) => void): Promise<void> {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => child.once('spawn', r));
+    fn(child.pid!, allowed(child.pid!));
+  } finally {
+    child.kill();
+  }
+}
+
 describe('bench CPU pinning', () => {
   it('parses taskset -p output', () => {
     expect(parseAffinityMask("pid 4242's current affinity mask: 3\n")).toBe('3');
@@ -20,31 +31,17 @@ describe('bench CPU pinning', () => {
     ]);
   });
 
-  it('pins a live process and puts its mask back', async () => {
-    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-    try {
-      await new Promise((r) => child.once('spawn', r));
-      const pid = child.pid!;
-      const before = allowed(pid);
+  it('pins a live process and puts its mask back', () =>
+    withProcess((pid, before) => {
       const restore = pinProcesses([pid]);
       expect(allowed(pid)).toBe(String(PIN_CPU));
       restore();
       expect(allowed(pid)).toBe(before);
-    } finally {
-      child.kill();
-    }
-  });
+    }));
 
-  it('undoes what it pinned when a later process cannot be pinned', async () => {
-    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-    try {
-      await new Promise((r) => child.once('spawn', r));
-      const pid = child.pid!;
-      const before = allowed(pid);
+  it('undoes what it pinned when a later process cannot be pinned', () =>
+    withProcess((pid, before) => {
       expect(() => pinProcesses([pid, 2 ** 22 + 7])).toThrow();
       expect(allowed(pid)).toBe(before);
-    } finally {
-      child.kill();
-    }
-  });
+    }));
 });
