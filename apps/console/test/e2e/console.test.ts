@@ -103,8 +103,27 @@ async function logInAs(p: Page, email: string, password: string, tenantId: strin
   await p.waitForURL(`${consoleUrl}/`);
 }
 
+/**
+ * Waits until React has hydrated every form control on the page. A field filled before that can come out
+ * with its server-rendered text appended (seen with a textarea on a loaded machine), and a click can be lost.
+ */
+async function hydrated(p: Page): Promise<void> {
+  await p.waitForFunction(() =>
+    // React's own hidden fields for a form's server action (name $ACTION_…) are not part of the tree.
+    [...document.querySelectorAll('form, input:not([name^="$ACTION"]), textarea, select, button')].every(
+      (el) => Object.keys(el).some((key) => key.startsWith('__reactProps$')),
+    ),
+  );
+}
+
 async function go(p: Page, path: string): Promise<void> {
   await p.goto(`${consoleUrl}${path}`);
+  await hydrated(p);
+}
+
+async function reload(p: Page): Promise<void> {
+  await p.reload();
+  await hydrated(p);
 }
 
 beforeAll(async () => {
@@ -298,7 +317,7 @@ describe('console', () => {
     const after = await api<{ name: string; idleTimeoutS: number }>(`/v1/vips/${ids.vip}`, { token });
     expect(after.body).toMatchObject({ name: 'web-renamed', idleTimeoutS: 300 });
     // After a reload the edit goes through.
-    await page.reload();
+    await reload(page);
     await form.locator('#f-idleTimeoutS').fill('600');
     await form.getByRole('button', { name: 'Save VIP' }).click();
     await expect.poll(() => form.getByRole('status').innerText()).toContain('VIP saved');
@@ -308,7 +327,7 @@ describe('console', () => {
   });
 
   it('edits the bypass policy', async () => {
-    await page.reload();
+    await reload(page);
     const form = page.getByRole('form', { name: 'Bypass policy' });
     await form.locator('[id="f-bypass.sourceCidrs"]').fill('10.0.0.0/16, 192.168.0.0/24');
     await form.locator('[id="f-bypass.maxFlowsPerHost"]').fill('1000');
@@ -340,7 +359,7 @@ describe('console', () => {
     const me = await api<{ role: string }>('/v1/me', { token: secret });
     expect(me).toMatchObject({ status: 200, body: { role: 'operator' } });
     // Shown once: a reload no longer has it.
-    await page.reload();
+    await reload(page);
     expect(await page.getByTestId('secret-value').count()).toBe(0);
 
     // Revoked, the key stops working at the API.
@@ -370,7 +389,7 @@ describe('console', () => {
     expect(await list.innerText()).not.toContain('vip.create');
     // An actor's id links to that actor's changes.
     const me = await api<Schemas['Me']>('/v1/me', { token: await apiLogin(owner.email, owner.password) });
-    await page.goto(`${consoleUrl}/audit`);
+    await go(page, '/audit');
     await list.locator(`a[href="/audit?actorId=${me.body.actor.id}"]`).first().click();
     await page.waitForURL(/actorId=/);
     await expect.poll(() => list.innerText()).toContain('tenant.create');
@@ -481,7 +500,7 @@ describe('console', () => {
     await expect
       .poll(
         async () => {
-          await page.reload();
+          await reload(page);
           return page.getByText('10.0.1.12:8080').locator('xpath=..').innerText();
         },
         { timeout: 20_000, interval: 1000 },
@@ -526,7 +545,7 @@ describe('console', () => {
         async () => {
           host.appliedRevision = (await desired(host.agentId)) ?? 0;
           await new Promise((r) => setTimeout(r, 1500));
-          await page.reload();
+          await reload(page);
           return agentRow(host.name)();
         },
         { timeout: 20_000 },
@@ -589,7 +608,7 @@ describe('console', () => {
     } finally {
       await octx.close();
     }
-    await page.reload();
+    await reload(page);
     await roleForm.locator('select').selectOption('viewer');
     await roleForm.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText(`${viewer.email} is now viewer`).first().isVisible()).toBe(true);
