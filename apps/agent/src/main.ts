@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   console.log(
     'error' in pr
       ? `priority: could not set nice ${nice} (${pr.error}); running at the inherited priority`
-      : `priority: nice ${nice} on ${pr.threads} threads`,
+      : `priority: nice ${nice} on ${pr.threads} threads; autogroup: ${pr.autogroup}`,
   );
   const [host, port] = values.metrics.split(':');
   const agent = new Agent({

@@ -15,23 +15,33 @@ describe('agent priority', () => {
       expect(() => parseNice(bad)).toThrow(/--nice must be an integer from -20 to 19/);
   });
 
-  it('sets every thread of the process, and child processes (tcpdump, nft) inherit it', () => {
-    // A child process, so this test does not lower its own priority; 7 is allowed without root.
+  it('sets every thread of the process and its autogroup, and child processes (tcpdump, nft) inherit it', () => {
+    // A child process in a session of its own (setsid), so this test changes neither its own priority nor
+    // its session's autogroup; 7 is allowed without root.
     const script = `
-      import { readdirSync, readFileSync } from 'node:fs';
+      import { existsSync, readdirSync, readFileSync } from 'node:fs';
       import { setProcessNice } from ${JSON.stringify(PRIORITY)};
       const r = setProcessNice(7);
       const { execFileSync } = await import('node:child_process');
       const child = Number(execFileSync('sh', ['-c', 'cat /proc/$$/stat'], { encoding: 'utf8' }).split(') ')[1].split(' ')[16]);
       const nice = readdirSync('/proc/self/task').map((t) =>
         Number(readFileSync('/proc/self/task/' + t + '/stat', 'utf8').split(') ')[1].split(' ')[16]));
-      console.log(JSON.stringify({ r, nice, child }));`;
+      const group = existsSync('/proc/self/autogroup') ? readFileSync('/proc/self/autogroup', 'utf8') : null;
+      console.log(JSON.stringify({ r, nice, child, group }));`;
     const out = JSON.parse(
-      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
-    ) as { r: { threads: number }; nice: number[]; child: number };
+      execFileSync('setsid', ['--wait', process.execPath, '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+      }),
+    ) as { r: { threads: number; autogroup: string }; nice: number[]; child: number; group: string | null };
     expect(out.r.threads).toBeGreaterThan(1);
     expect(out.nice).toHaveLength(out.r.threads);
     expect(new Set(out.nice)).toEqual(new Set([7]));
     expect(out.child).toBe(7);
+    // A kernel without autogroup support has no such file; then there is nothing to set.
+    if (out.group === null) expect(out.r.autogroup).toBe('none');
+    else {
+      expect(out.r.autogroup).toBe('set');
+      expect(out.group).toMatch(/^\/autogroup-\d+ nice 7$/m);
+    }
   });
 });
