@@ -24,10 +24,13 @@ import {
   newNonce,
   signAck,
   signRedirect,
+  signRelease,
   verifyAck,
   verifyRedirect,
+  verifyRelease,
   MSG_TYPE_ACK,
   MSG_TYPE_REDIRECT,
+  MSG_TYPE_RELEASE,
   REDIRECT_MAGIC,
   type Redirect,
 } from '../core/redirect-message.js';
@@ -108,6 +111,8 @@ interface ClientEntry {
   timer?: NodeJS.Timeout;
   /** FINs seen (FIN_OUT: from the client, FIN_IN: to it). */
   fin: number;
+  /** Nonce of the last redirect accepted for the flow, named by its release; '' when rebuilt from the kernel. */
+  nonce: string;
 }
 
 interface BackendEntry {
@@ -129,6 +134,10 @@ interface BackendEntry {
   fin: number;
   /** The flow ended before its ack: the ack must not make it active. */
   ended?: boolean;
+  /** Nonce of the last redirect the client accepted: a release must name it (onRelease). */
+  ackedNonce: string;
+  /** `bi` was deleted early (a release, or a client that saw the flow end first). */
+  biReleased?: boolean;
 }
 
 export interface AgentOptions {
@@ -241,6 +250,10 @@ export class Agent {
   private tcpdump: ChildProcess | null = null;
   private metricsServer: http.Server | null = null;
   private replay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
+  /** Releases carry their redirect's nonce, which a host's own replay cache saw for a flow to itself. */
+  private releaseReplay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
+  /** Client side: `ri` deletions waiting out the grace period, by element key. */
+  private readonly riDrops = new Map<string, NodeJS.Timeout>();
   private keys = new Map<string, Buffer>();
   private readonly client = new Map<string, ClientEntry>();
   private readonly backend = new Map<string, BackendEntry>();
@@ -306,6 +319,14 @@ export class Agent {
       'Acks sent by the client side: by the kernel right after an install packet, or by the agent',
     ),
     entries: new CounterVec('slipstream_bypass_entries', 'Active bypass entries on this host', 'gauge'),
+    releasesSent: new CounterVec(
+      'slipstream_releases_sent_total',
+      'Releases sent by the client side: a flow no longer goes straight to its backend (its fo is gone)',
+    ),
+    releasesReceived: new CounterVec(
+      'slipstream_releases_received_total',
+      "Releases received by the backend side, by result and reason; accepted ones delete the flow's bi",
+    ),
     ended: new CounterVec(
       'slipstream_flows_ended_total',
       'Bypassed TCP flows whose entries this host removed because the flow ended (reason fin: both sides sent one; rst)',
@@ -429,10 +450,10 @@ export class Agent {
         Buffer.from(k, 'base64'),
       ]),
     );
-    this.replay =
-      prev?.redirect.windowMs === next.redirect.windowMs
-        ? this.replay
-        : new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
+    if (prev?.redirect.windowMs !== next.redirect.windowMs) {
+      this.replay = new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
+      this.releaseReplay = new ReplayCache({ windowMs: next.redirect.windowMs, maxEntries: 1_000_000 });
+    }
     this.m.revision.set({}, next.revision);
     this.updateBackendGauges();
     await this.ensureSocket(next);
@@ -546,6 +567,7 @@ export class Agent {
         backendHost: backendHost!,
         expiresAt: now + (e.elem.expires ?? 0) * 1000,
         fin: 0,
+        nonce: '',
       };
       this.setClient(fkey(vip, proto, cport, vport), entry);
       this.armClientTimer(entry);
@@ -569,6 +591,7 @@ export class Agent {
         lastCheckMs: now,
         timers: [],
         fin: 0,
+        ackedNonce: '',
       };
       const k = fkey(client, proto, cport, vip, vport);
       this.backend.set(k, ent);
@@ -626,6 +649,7 @@ export class Agent {
     }
     if (buf[4] === MSG_TYPE_REDIRECT) void this.onRedirect(buf, rinfo);
     else if (buf[4] === MSG_TYPE_ACK) void this.onAck(buf);
+    else if (buf[4] === MSG_TYPE_RELEASE) void this.onRelease(buf, rinfo);
     else this.received('rejected', 'malformed');
   }
 
@@ -779,6 +803,7 @@ export class Agent {
       backendHost: r.backendHost,
       expiresAt: Date.now() + t * 1000,
       fin: existing?.fin ?? this.takeClosedFin(k),
+      nonce: r.nonce,
     };
     this.setClient(k, entry);
     this.armClientTimer(entry);
@@ -886,8 +911,17 @@ export class Agent {
     const fo = foKey(e);
     const ri = riKey(e);
     const stillWanted = (): boolean => !this.client.has(k) && !this.inflight.has(k);
-    await this.deleter.delete({ set: 'fo', key: fo, stillWanted });
-    setTimeout(() => void this.deleter.delete({ set: 'ri', key: ri, stillWanted }), GRACE_S * 1000).unref();
+    if (await this.deleter.delete({ set: 'fo', key: fo, stillWanted })) this.sendRelease(e);
+    // A flow on the same ports to the same backend that ended within the grace period shares this `ri`
+    // element: one deletion, a grace period after the last of them (a second one would fail, and with it
+    // the whole batch it went in).
+    clearTimeout(this.riDrops.get(ri));
+    const drop = setTimeout(() => {
+      this.riDrops.delete(ri);
+      void this.deleter.delete({ set: 'ri', key: ri, stillWanted });
+    }, GRACE_S * 1000);
+    drop.unref();
+    this.riDrops.set(ri, drop);
   }
 
   private armClientTimer(e: ClientEntry): void {
@@ -924,10 +958,11 @@ export class Agent {
     e.timers = [];
     const vip = this.findVip(e.vip, e.proto, e.vport);
     if (!res.accepted && res.reason === 'flow_ended') {
-      // The client saw the flow close before the redirect came and installed nothing: `bi` can expire on
-      // its own (deleting it would cost an nft call for many short flows).
+      // The client saw the flow close before the redirect came and installed nothing: nothing will come
+      // straight here, so `bi` goes now (batched) instead of at its timeout.
       this.m.acks.inc({ result: 'rejected', reason: res.reason });
       this.retire(k, e);
+      await this.releaseBi(k, e);
       return;
     }
     if (!res.accepted || !vip) {
@@ -937,6 +972,7 @@ export class Agent {
       return;
     }
     this.m.acks.inc({ result: 'accepted', reason: '' });
+    e.ackedNonce = res.nonce;
     if (e.ended) {
       // The flow ended while its redirect was out: no `bo`; the client's entries lapse or end on their own.
       this.retire(k, e);
@@ -1088,6 +1124,76 @@ export class Agent {
     this.updateGauges();
   }
 
+  /**
+   * Deletes an idle flow's `bi` before its timeout, once nothing can come straight here for it any more.
+   * The entry stays (idle) until `bi` would have expired: a new flow on the same ports then takes the
+   * restart path of onNewFlow, which installs `bi` through the same nft session, after this deletion.
+   */
+  private async releaseBi(k: string, e: BackendEntry): Promise<void> {
+    if (e.biReleased) return;
+    e.biReleased = true;
+    await this.deleter.delete({
+      set: 'bi',
+      key: biKey(e),
+      stillWanted: () => this.backend.get(k) === e && e.state === 'idle',
+    });
+  }
+
+  /**
+   * Backend side: a client says it no longer sends a flow straight here (its `fo` is gone, mostly because
+   * the flow ended). The release names the redirect it undoes by that redirect's nonce, so a late release
+   * of an earlier flow on the same ports can never touch a newer one; a lost or unmatched release leaves
+   * `bi` to its timeout, as before releases existed.
+   */
+  private async onRelease(buf: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
+    const st = this.state;
+    if (!st) return;
+    const res = verifyRelease(buf, this.keys, Date.now(), this.releaseReplay, st.redirect.windowMs);
+    if (!res.ok) return this.m.releasesReceived.inc({ result: 'rejected', reason: res.reason });
+    const f = res.redirect.flow;
+    if (res.redirect.backendHost !== st.agent.underlay || rinfo.address !== f.clientAddr)
+      return this.m.releasesReceived.inc({ result: 'rejected', reason: 'not_ours' });
+    const k = fkey(f.clientAddr, f.protocol, f.clientPort, f.vip, f.vipPort);
+    const e = this.backend.get(k);
+    if (!e || e.ackedNonce !== res.redirect.nonce)
+      return this.m.releasesReceived.inc({ result: 'ignored', reason: 'unknown_redirect' });
+    // The client stopped first (it saw the end, or dropped the flow for its own reasons): so do we.
+    if (e.state === 'active') await this.goIdle(k, e);
+    if (this.backend.get(k) !== e || e.state !== 'idle' || e.biReleased)
+      return this.m.releasesReceived.inc({ result: 'ignored', reason: 'not_idle' });
+    this.m.releasesReceived.inc({ result: 'accepted', reason: '' });
+    await this.releaseBi(k, e);
+  }
+
+  /** Client side: tells the backend that this flow no longer goes straight to it (see onRelease). */
+  private sendRelease(e: ClientEntry): void {
+    const st = this.state;
+    if (!st || !this.sock || e.nonce === '') return;
+    const key = Buffer.from(st.redirect.keys[st.redirect.activeKeyId]!, 'base64');
+    const msg = signRelease(
+      {
+        tenantId: st.agent.tenantId,
+        keyId: st.redirect.activeKeyId,
+        flow: {
+          protocol: e.proto,
+          clientAddr: st.agent.underlay,
+          clientPort: e.cport,
+          vip: e.vip,
+          vipPort: e.vport,
+        },
+        // Not read by the backend; the client keeps only the host.
+        backendHost: e.backendHost,
+        backendAddr: e.backendHost,
+        backendPort: e.vport,
+        timestampMs: Date.now(),
+        nonce: e.nonce,
+      },
+      key,
+    );
+    this.sock.send(msg, st.redirect.port, e.backendHost);
+    this.m.releasesSent.inc({ vip: e.vipName });
+  }
+
   // ---------------------------------------------------------------- backend side: new flows from a mux
 
   private ensureTcpdump(): void {
@@ -1227,6 +1333,7 @@ export class Agent {
       lastCheckMs: now,
       timers: [],
       fin: 0,
+      ackedNonce: '',
     };
     this.backend.set(k, ent);
     // Without an ack the entry is forgotten when its receive rewrite expires.
@@ -1574,6 +1681,7 @@ export class Agent {
     this.nft.stop();
     this.counterNft.stop();
     for (const e of this.client.values()) if (e.timer) clearTimeout(e.timer);
+    for (const t of this.riDrops.values()) clearTimeout(t);
     for (const e of this.backend.values()) e.timers.forEach(clearTimeout);
   }
 }

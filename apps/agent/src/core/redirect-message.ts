@@ -27,8 +27,13 @@
  *   ..   1+K  keyId (u8 length K, 1..64, same rules)
  *   ..   32   HMAC-SHA256(key, every preceding byte)
  *
- * The MAC covers the magic and type byte, so a redirect's MAC is never valid as an ack's or vice versa.
- * Redirect sizes are 89..215 bytes, well under any MTU.
+ * Release, type 0x03 (client host -> backend host): the redirect's layout and fields, signed by the client
+ * with its tenant key, saying the client has stopped sending that flow straight to backendHost (its `fo`
+ * is gone, the flow ended). The backend can then drop its receive rewrite (`bi`) at once instead of at its
+ * timeout. No ack: a lost release only leaves `bi` to expire as before.
+ *
+ * The MAC covers the magic and type byte, so a redirect's MAC is never valid as an ack's or a release's,
+ * or vice versa. Redirect and release sizes are 89..215 bytes, well under any MTU.
  *
  * Keys are looked up by `keyRef(tenantId, keyId)`, not by key id alone: a host can hold keys of several
  * tenants, and binding the key to the tenant named in the message stops a holder of tenant A's key from
@@ -44,6 +49,7 @@ export const REDIRECT_DEFAULT_PORT = 4791;
 export const REDIRECT_DEFAULT_WINDOW_MS = 5000;
 export const MSG_TYPE_REDIRECT = 0x01;
 export const MSG_TYPE_ACK = 0x02;
+export const MSG_TYPE_RELEASE = 0x03;
 export const MAX_ID_BYTES = 64;
 export const MAX_REASON_BYTES = 64;
 const MAC_LEN = 32;
@@ -151,6 +157,15 @@ function checkKey(key: Buffer): void {
 }
 
 export function signRedirect(r: Redirect, key: Buffer): Buffer {
+  return signFlowMessage(MSG_TYPE_REDIRECT, r, key);
+}
+
+/** A release of the flow `r` names (same fields as the redirect it undoes). */
+export function signRelease(r: Redirect, key: Buffer): Buffer {
+  return signFlowMessage(MSG_TYPE_RELEASE, r, key);
+}
+
+function signFlowMessage(type: number, r: Redirect, key: Buffer): Buffer {
   checkKey(key);
   if (!Number.isSafeInteger(r.timestampMs) || r.timestampMs < 0)
     throw new RangeError('timestampMs must be a non-negative safe integer');
@@ -158,7 +173,7 @@ export function signRedirect(r: Redirect, key: Buffer): Buffer {
   if (proto === undefined) throw new TypeError(`protocol must be tcp or udp, got ${String(r.flow.protocol)}`);
   const head = Buffer.alloc(14);
   REDIRECT_MAGIC.copy(head, 0);
-  head[4] = MSG_TYPE_REDIRECT;
+  head[4] = type;
   head[5] = 0;
   head.writeBigUInt64BE(BigInt(r.timestampMs), 6);
   const body = Buffer.concat([
@@ -236,8 +251,8 @@ function hasHeader(buf: unknown, type: number, minLen: number): buf is Buffer {
   );
 }
 
-function parseRedirect(buf: unknown): Parsed<Redirect> | null {
-  if (!hasHeader(buf, MSG_TYPE_REDIRECT, REDIRECT_FIXED_LEN + 2 + 2 + MAC_LEN)) return null;
+function parseFlowMessage(buf: unknown, type: number): Parsed<Redirect> | null {
+  if (!hasHeader(buf, type, REDIRECT_FIXED_LEN + 2 + 2 + MAC_LEN)) return null;
   if (buf[5] !== 0) return null;
   const end = buf.length - MAC_LEN;
   const ts = buf.readBigUInt64BE(6);
@@ -311,19 +326,34 @@ function macMatches(key: Buffer, body: Buffer, tag: Buffer): boolean {
   return tag.length === expected.length && timingSafeEqual(tag, expected);
 }
 
+/** What verifyRedirect and verifyRelease take: the message, the keys by keyRef, now, the replay cache, the window. */
+type FlowVerifyArgs = [
+  buf: Buffer,
+  keys: ReadonlyMap<string, Buffer>,
+  nowMs: number,
+  replay: ReplayCache,
+  windowMs?: number,
+];
+
 /**
  * Checks, in this order: format, key known for (tenantId, keyId), MAC (constant time), timestamp within
  * +-windowMs of nowMs, nonce unseen. The replay cache is fed only after the MAC is good, so forged
  * traffic cannot fill it.
  */
-export function verifyRedirect(
-  buf: Buffer,
-  keys: ReadonlyMap<string, Buffer>,
-  nowMs: number,
-  replay: ReplayCache,
-  windowMs = REDIRECT_DEFAULT_WINDOW_MS,
+export function verifyRedirect(...args: FlowVerifyArgs): VerifyResult {
+  return verifyFlowMessage(MSG_TYPE_REDIRECT, ...args);
+}
+
+/** A release, checked exactly like a redirect (format, key, MAC, time, nonce). */
+export function verifyRelease(...args: FlowVerifyArgs): VerifyResult {
+  return verifyFlowMessage(MSG_TYPE_RELEASE, ...args);
+}
+
+function verifyFlowMessage(
+  type: number,
+  ...[buf, keys, nowMs, replay, windowMs = REDIRECT_DEFAULT_WINDOW_MS]: FlowVerifyArgs
 ): VerifyResult {
-  const p = parseRedirect(buf);
+  const p = parseFlowMessage(buf, type);
   if (p === null) return { ok: false, reason: 'malformed' };
   const key = keys.get(keyRef(p.tenantId, p.keyId));
   if (key === undefined) return { ok: false, reason: 'unknown_key' };

@@ -198,10 +198,29 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
   it('short connections leave no entries: ended ones are removed, ones over before their redirect are refused', async () => {
     const c = (name: string, labels: Record<string, string> = {}): number =>
       metric(prefix, 'c1', name, labels);
+    const backends = ['b1', 'b2', 'b3'];
+    const released = (): number =>
+      backends.reduce(
+        (n, b) =>
+          n + metric(prefix, b, 'slipstream_releases_received_total', { result: 'accepted', reason: '' }),
+        0,
+      );
+    // `bi` elements of c1's flows to port 80 (client . proto . client port . VIP port : VIP).
+    const biOfC1 = (): Set<string> =>
+      new Set(
+        backends.flatMap((b) =>
+          [...nftElements(prefix, b, 'bi').matchAll(/198\.18\.0\.11 \. tcp \. (\d+) \. 80 /g)].map(
+            (m) => m[1]!,
+          ),
+        ),
+      );
+    const biBefore = biOfC1();
     const before = {
       bypassed: c('slipstream_flows_bypassed_total', { vip: 'web' }),
       ended: c('slipstream_flows_ended_total', { vip: 'web', role: 'client' }),
       refused: c('slipstream_redirects_received_total', { result: 'rejected', reason: 'flow_ended' }),
+      releasesSent: c('slipstream_releases_sent_total', { vip: 'web' }),
+      released: released(),
     };
     const out = JSON.parse(
       nsRun(prefix, 'c1', [
@@ -227,7 +246,13 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     // Every flow that got entries had them removed because it ended; the rest were refused.
     expect(c('slipstream_flows_ended_total', { vip: 'web', role: 'client' }) - before.ended).toBe(bypassed);
     expect(bypassed + refused).toBeGreaterThan(0);
-    expect(['b1', 'b2', 'b3'].some((b) => / \. 80 \. \d+/.test(nftElements(prefix, b, 'bo')))).toBe(false);
+    expect(backends.some((b) => / \. 80 \. \d+/.test(nftElements(prefix, b, 'bo')))).toBe(false);
+    // The backends' receive rewrites go too, instead of at their 305 s timeout: a refused redirect tells the
+    // backend directly; a bypassed flow's client sends a release once its `fo` is gone, one per flow.
+    const newBi = (): string[] => [...biOfC1()].filter((port) => !biBefore.has(port));
+    await waitUntil('no bi left', () => newBi().length === 0, 5000);
+    expect(c('slipstream_releases_sent_total', { vip: 'web' }) - before.releasesSent).toBe(bypassed);
+    expect(released() - before.released).toBe(bypassed);
   });
 
   it('draining or removing a backend drops its bypass entries at once and new flows avoid it', async () => {

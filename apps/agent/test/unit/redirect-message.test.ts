@@ -5,8 +5,10 @@ import {
   newNonce,
   signAck,
   signRedirect,
+  signRelease,
   verifyAck,
   verifyRedirect,
+  verifyRelease,
   type Redirect,
 } from '../../src/core/redirect-message.js';
 import { ReplayCache } from '../../src/core/replay-cache.js';
@@ -227,5 +229,45 @@ describe('ack message', () => {
     expect(() =>
       signAck({ tenantId: 't', keyId: 'k', nonce, accepted: false, reason: 'x'.repeat(65) }, K1),
     ).toThrow(/reason/);
+  });
+});
+
+describe('release message', () => {
+  it('round-trips, and is checked like a redirect: key, signature, time and nonce', () => {
+    const r = redirect();
+    const buf = signRelease(r, K1);
+    expect(buf.length).toBe(signRedirect(r, K1).length);
+    expect(buf[4]).toBe(0x03);
+    const replay = cache();
+    expect(verifyRelease(buf, keys(), NOW, replay)).toEqual({ ok: true, redirect: r });
+    expect(verifyRelease(buf, keys(), NOW, replay)).toEqual({ ok: false, reason: 'replay' });
+    expect(verifyRelease(signRelease(r, K2), keys(), NOW, cache())).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+    expect(verifyRelease(signRelease({ ...r, keyId: 'nope' }, K1), keys(), NOW, cache())).toEqual({
+      ok: false,
+      reason: 'unknown_key',
+    });
+    expect(verifyRelease(buf, keys(), NOW + 5001, cache())).toEqual({ ok: false, reason: 'stale' });
+  });
+
+  it('is never valid as a redirect or an ack, and neither is valid as a release', () => {
+    const r = redirect();
+    expect(verifyRedirect(signRelease(r, K1), keys(), NOW, cache())).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
+    expect(verifyAck(signRelease(r, K1), keys())).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifyRelease(signRedirect(r, K1), keys(), NOW, cache())).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
+    const ack = signAck({ tenantId: 'tenant-a', keyId: 'k1', nonce: r.nonce, accepted: true }, K1);
+    expect(verifyRelease(ack, keys(), NOW, cache())).toEqual({ ok: false, reason: 'malformed' });
+    // Only the type byte differs; rewriting it breaks the signature.
+    const forged = Buffer.from(signRedirect(r, K1));
+    forged[4] = 0x03;
+    expect(verifyRelease(forged, keys(), NOW, cache())).toEqual({ ok: false, reason: 'bad_signature' });
   });
 });
