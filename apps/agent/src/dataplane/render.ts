@@ -122,11 +122,15 @@ const FLOW_MAPS = [
   'add set ip slipstream bo { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 1h; size 1048576; }',
 ];
 
+/** A request packet's `bo` key (VIP . client . proto . VIP port . client port, as its replies carry it). */
+const BO_FROM_REQUEST = 'ip daddr . ip saddr . meta l4proto . th dport . th sport';
+
 /**
  * Backend side: a flow's first packet from a mux (a TCP SYN; any UDP packet of a bypassable UDP VIP)
  * installs the flow's receive rewrite `bi` in the kernel, then is logged to the agent over NFLOG by the
  * same rule. The agent sends its redirect on that log line, so `bi` is in place before the client can
  * send a rewritten packet (the ordering rule), without a userspace round trip to nft on the critical path.
+ * A TCP SYN first clears any `bo` an earlier flow on the same ports left behind.
  */
 function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
   const out: string[] = [];
@@ -139,6 +143,12 @@ function newFlowRules(state: DesiredState, vips: VipSpec[]): string[] {
     if (v.protocol === 'udp' && !bypass) continue;
     const first = v.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
     const match = `iifname "${TUNNEL_DEV}" ip daddr ${v.address} ${v.protocol} dport ${v.port}${first}`;
+    // A new connection on the ports of an earlier bypassed one whose `bo` is still here (its end not yet
+    // acted on: the agent's deletions can run seconds behind under a flood) would have its replies
+    // rewritten to this host's address, which the client, its `ri` gone, answers with a RST. Without
+    // `bo` replies take the reply tunnel with the VIP as source, which is always right.
+    if (v.protocol === 'tcp')
+      out.push(`add rule ip slipstream pre ${match} delete @bo { ${BO_FROM_REQUEST} }`);
     if (!bypass) {
       // Logged all the same, so the agent also counts the flows it does not bypass.
       out.push(`add rule ip slipstream pre ${match} ${LOG_TO_AGENT}`);

@@ -195,6 +195,37 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     }
   });
 
+  it("a new connection on an ended flow's ports works while the backend still holds the old flow's bo", async () => {
+    const port = 41060;
+    const names: Record<string, string> = { '198.18.0.31': 'b1', '198.18.0.32': 'b2', '198.18.0.33': 'b3' };
+    const first = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 1500, 'rst');
+    await waitUntil('bypass', () => nftElements(prefix, 'c1', 'fo').includes(String(port)));
+    const backend = names[backendOf('c1', port)]!;
+    await waitUntil('bo', () => nftElements(prefix, backend, 'bo').includes(String(port)));
+    // The backend's agent is frozen, so it cannot act on the end: the flow's `bo` stays, as it does while
+    // the agent's deletions run behind under a flood.
+    const pid = agentPid(prefix, backend)!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      expect((await first.done).error).toBeNull();
+      // The client acted on the RST: `fo` at once, `ri` after the grace period.
+      await waitUntil('c1 ri gone', () => !nftElements(prefix, 'c1', 'ri').includes(String(port)), 10_000);
+      expect(nftElements(prefix, backend, 'bo')).toContain(String(port));
+      // The same ports again, through the mux (no redirect can come now). Its replies must not leave with
+      // the backend's address, which the client, without `ri`, would answer with a RST.
+      const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 1000, 'rst');
+      // Reset, its connect would hang: give up in time for the finally below to thaw the agent.
+      const giveUp = setTimeout(() => flow.kill(), 8000);
+      const second = await flow.done.finally(() => clearTimeout(giveUp));
+      expect(second.error).toBeNull();
+      expect(second.sent, 'the second connection exchanged nothing').toBeGreaterThan(0);
+      expect(second.echoed).toBe(second.sent);
+      expect(nftElements(prefix, backend, 'bo')).not.toContain(String(port));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
   it('short connections leave no entries: ended ones are removed, ones over before their redirect are refused', async () => {
     const c = (name: string, labels: Record<string, string> = {}): number =>
       metric(prefix, 'c1', name, labels);
