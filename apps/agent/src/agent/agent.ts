@@ -769,6 +769,8 @@ export class Agent {
     // both elements atomically, which restarts their timeouts.
     let kernelAcked = false;
     try {
+      // An earlier flow's deletion of these elements that is still on its way to the kernel goes first.
+      await Promise.all([this.deleter.settled('ri', ri), this.deleter.settled('fo', fo)]);
       // A flow from this host to a VIP it also serves: the kernel's copy would loop back here and be
       // taken for the confirmation, so such a flow's ack goes from the agent.
       const self = r.backendHost === this.state?.agent.underlay;
@@ -911,6 +913,9 @@ export class Agent {
     const fo = foKey(e);
     const ri = riKey(e);
     const stillWanted = (): boolean => !this.client.has(k) && !this.inflight.has(k);
+    // `ri` is keyed without the VIP: a flow to another VIP on the same backend and ports may own it by now.
+    const riFree = (): boolean =>
+      stillWanted() && !this.riIndex.has(fkey(e.backendHost, e.proto, e.vport, e.cport));
     if (await this.deleter.delete({ set: 'fo', key: fo, stillWanted })) this.sendRelease(e);
     // A flow on the same ports to the same backend that ended within the grace period shares this `ri`
     // element: one deletion, a grace period after the last of them (a second one would fail, and with it
@@ -918,7 +923,7 @@ export class Agent {
     clearTimeout(this.riDrops.get(ri));
     const drop = setTimeout(() => {
       this.riDrops.delete(ri);
-      void this.deleter.delete({ set: 'ri', key: ri, stillWanted });
+      void this.deleter.delete({ set: 'ri', key: ri, stillWanted: riFree });
     }, GRACE_S * 1000);
     drop.unref();
     this.riDrops.set(ri, drop);
@@ -991,6 +996,7 @@ export class Agent {
       // the flow idles (see check()). It must be explicit: the kernel refreshes only elements that carry one.
       const bo = boKey(e);
       try {
+        await this.deleter.settled('bo', bo);
         const h = backendInstall({ vip: e.vip, client: e.client, vipPort: e.vport, clientPort: e.cport });
         if (await this.installByPacket(h)) this.m.installs.inc({ side: 'backend', via: 'packet' });
         else {

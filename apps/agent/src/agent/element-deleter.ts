@@ -19,6 +19,8 @@ export class ElementDeleter {
   private timer: NodeJS.Timeout | null = null;
   private next: { done: Promise<void>; resolve: () => void } | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Elements whose deletion passed its guard and is on its way to the kernel, by `set key`. */
+  private readonly sending = new Map<string, Promise<void>>();
 
   constructor(
     private readonly exec: (cmd: string) => Promise<unknown>,
@@ -54,16 +56,30 @@ export class ElementDeleter {
     this.pending = [];
     this.next = null;
     this.flushing = this.flushing
-      .then(() =>
-        this.send(
-          items.filter((d) => {
-            d.sent = d.stillWanted();
-            return d.sent;
-          }),
-        ),
-      )
+      .then(() => {
+        const batch = items.filter((d) => {
+          d.sent = d.stillWanted();
+          return d.sent;
+        });
+        const sending = this.send(batch);
+        const ids = batch.map((d) => `${d.set} ${d.key}`);
+        for (const id of ids) this.sending.set(id, sending);
+        return sending.finally(() => {
+          for (const id of ids) if (this.sending.get(id) === sending) this.sending.delete(id);
+        });
+      })
       .finally(() => next?.resolve());
     return this.flushing;
+  }
+
+  /**
+   * Resolves once no deletion of this element is on its way to the kernel. A guard is asked when its batch
+   * is flushed, but the command can wait behind others in the nft session for a while (seconds under a
+   * flood): an install of the same element in that time must wait for it, or the deletion lands after the
+   * install and takes a live flow's element.
+   */
+  settled(set: string, key: string): Promise<void> {
+    return this.sending.get(`${set} ${key}`) ?? Promise.resolve();
   }
 
   private async send(batch: Deletion[]): Promise<void> {

@@ -69,4 +69,28 @@ describe('ElementDeleter', () => {
     await c;
     expect(r.cmds).toEqual(['delete element ip t fo { 1, 2 }', 'delete element ip t bo { 3 }']);
   });
+
+  it('tells an install when a deletion of its element that already passed its guard has reached the kernel', async () => {
+    let release = (): void => undefined;
+    const cmds: string[] = [];
+    const exec = (cmd: string): Promise<void> => {
+      cmds.push(cmd);
+      return new Promise((r) => (release = r));
+    };
+    const d = new ElementDeleter(exec, 't', 60_000);
+    const del = d.delete({ set: 'ri', key: 'x', stillWanted: () => true });
+    await expect(Promise.race([d.settled('ri', 'x'), 'idle'])).resolves.toBeUndefined(); // not flushed yet
+    void d.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(cmds).toEqual(['delete element ip t ri { x }']);
+    let settled = false;
+    void d.settled('ri', 'x').then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false); // the command is still with nft
+    expect(await Promise.race([d.settled('ri', 'y'), 'waiting'])).toBeUndefined(); // another element: no wait
+    release();
+    expect(await del).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(true);
+  });
 });
