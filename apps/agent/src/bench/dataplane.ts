@@ -87,7 +87,12 @@ const CFG = {
   floodSeconds: Q ? 2 : 5,
   pacedRates: Q ? [200] : [100, 300],
   pacedSeconds: Q ? 1 : 3,
+  churnRuns: Q ? 1 : 4,
 };
+
+/** Churn: connections per generator run, 8 at a time; entries are counted this long after the last. */
+const CHURN_PER_RUN = 3000;
+const CHURN_SETTLE_S = 7;
 
 /**
  * How long each flood connection stays open. A flow that ends before its redirect arrives is not bypassed
@@ -140,6 +145,34 @@ const nsExec = (ns: string, cmd: string, args: readonly string[], timeoutMs: num
 
 function firstLine(s: string): string {
   return s.trim().split('\n').slice(-1)[0]?.slice(0, 300) ?? '';
+}
+
+/**
+ * Entries of one client's flows to a VIP port still in the kernel: `fo` and `ri` on the client, `bo` and
+ * `bi` on every other host agent (element keys as render.ts lays them out).
+ */
+async function churnEntriesLeft(
+  c: LabHost,
+  hosts: LabHost[],
+  ep: Endpoint,
+): Promise<{ fo: number; ri: number; bo: number; bi: number }> {
+  const list = async (h: LabHost, kind: 'map' | 'set', name: string): Promise<string> => {
+    const r = await nsExec(h.netns, 'nft', ['list', kind, 'ip', 'slipstream', name], 10_000);
+    if (r.code !== 0) throw new Error(`nft list ${name} on ${h.name}: ${firstLine(r.stderr)}`);
+    return r.stdout;
+  };
+  const count = (text: string, re: RegExp): number => text.match(re)?.length ?? 0;
+  const esc = (a: string): string => a.replaceAll('.', '\\.');
+  const [vip, client, port] = [esc(ep.host), esc(c.underlay), ep.port];
+  const others = hosts.filter((h) => h !== c);
+  const sum = async (name: string, kind: 'map' | 'set', re: RegExp): Promise<number> =>
+    (await Promise.all(others.map((h) => list(h, kind, name)))).reduce((n, t) => n + count(t, re), 0);
+  return {
+    fo: count(await list(c, 'map', 'fo'), new RegExp(`${vip} \\. tcp \\. \\d+ \\. ${port} `, 'g')),
+    ri: count(await list(c, 'map', 'ri'), new RegExp(`tcp \\. ${port} \\. \\d+ [^,]*: ${vip}`, 'g')),
+    bo: await sum('bo', 'set', new RegExp(`${vip} \\. ${client} \\. tcp \\. ${port} \\. \\d+`, 'g')),
+    bi: await sum('bi', 'map', new RegExp(`${client} \\. tcp \\. \\d+ \\. ${port} `, 'g')),
+  };
 }
 
 /** Runs the traffic generator in a namespace and returns its JSON line. */
@@ -545,6 +578,42 @@ async function measure(startedAt: string): Promise<number> {
     log(`  ${(err as Error).message}`);
   }
 
+  checkAbort();
+  const churn: NonNullable<BenchResults['churn']> = {
+    connections: CFG.churnRuns * CHURN_PER_RUN,
+    concurrency: 8,
+    failed: 0,
+    left: null,
+    leftAfterS: CHURN_SETTLE_S,
+    errors: [],
+  };
+  log(
+    `churn: ${churn.connections} short HTTP connections, ${churn.concurrency} at a time, from ${c1.name} -> ${t.http.host}:${t.http.port}`,
+  );
+  try {
+    for (let i = 0; i < CFG.churnRuns; i++) {
+      checkAbort();
+      const r = await client<{ ok: number; failed: number; errors: string[] }>(
+        c1.netns,
+        'short',
+        t.http,
+        ['--count', String(CHURN_PER_RUN), '--concurrency', String(churn.concurrency)],
+        180_000,
+      );
+      churn.failed += r.failed;
+      if (r.failed > 0) churn.errors.push(`${r.failed} requests failed: ${r.errors.join('; ')}`);
+    }
+    // Ended flows lose fo at once, ri after the 5 s grace, bo and bi when the backend acts on the end.
+    await new Promise((res) => setTimeout(res, CHURN_SETTLE_S * 1000));
+    churn.left = await churnEntriesLeft(c1, hostAgents, t.http);
+    log(
+      `  ${churn.failed} failed; left after ${CHURN_SETTLE_S} s: fo ${churn.left.fo}, ri ${churn.left.ri}, bo ${churn.left.bo}, bi ${churn.left.bi}`,
+    );
+  } catch (err) {
+    churn.errors.push((err as Error).message);
+    log(`  ${(err as Error).message}`);
+  }
+
   const results: BenchResults = {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -555,6 +624,7 @@ async function measure(startedAt: string): Promise<number> {
     timeToBypassPaced: ttbPaced,
     mixed,
     flowRate,
+    churn,
   };
   const rows = resultRows(results);
   console.log(`\n${renderTable(rows)}\n`);
@@ -564,6 +634,7 @@ async function measure(startedAt: string): Promise<number> {
     ...ttbPaced.flatMap((p) => p.errors.map((e) => `time-to-bypass at ${p.ratePerSec}/s: ${e}`)),
     ...mixed.errors.map((e) => `mixed: ${e}`),
     ...flowRate.errors.map((e) => `flow rate: ${e}`),
+    ...churn.errors.map((e) => `churn: ${e}`),
   ];
   for (const p of problems) console.log(`note: ${p}`);
   if (opts.json) {

@@ -109,6 +109,20 @@ export interface BenchResults {
     connectErrors: number;
     errors: string[];
   };
+  /**
+   * Many short connections in a row from one client, so ports come back while their last flow's entries
+   * are being removed: any reset or failed request there is a data-plane fault, and entries left a while
+   * after the last one ended show removals falling behind.
+   */
+  churn?: {
+    connections: number;
+    concurrency: number;
+    failed: number;
+    /** Entries of the churned VIP left on the client (fo, ri) and its backends (bo, bi), or null unread. */
+    left: { fo: number; ri: number; bo: number; bi: number } | null;
+    leftAfterS: number;
+    errors: string[];
+  };
 }
 
 export interface TtbFigures {
@@ -256,6 +270,17 @@ export function resultRows(r: BenchResults): Row[] {
     target: '',
     verdict: '',
   });
+  if (r.churn) {
+    const c = r.churn;
+    const l = c.left;
+    rows.push({
+      metric: `churn: ${c.connections} short connections, ${c.concurrency} at a time`,
+      value: `${c.failed} failed`,
+      vsDirect: l ? `left after ${c.leftAfterS} s: fo ${l.fo}, ri ${l.ri}, bo ${l.bo}, bi ${l.bi}` : '',
+      target: '0 failed',
+      verdict: c.errors.length > 0 && c.failed === 0 ? 'n/a' : c.failed === 0 ? 'PASS' : 'MISS',
+    });
+  }
   rows.push({
     metric: 'bypass entries created/s at saturation',
     value: fmt(r.flowRate.bypassedPerSec, 0, ' /s'),

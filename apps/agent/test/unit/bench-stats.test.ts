@@ -158,6 +158,35 @@ function results(over: Partial<BenchResults> = {}): BenchResults {
 }
 
 describe('result table', () => {
+  it('judges the churn run by its failures and shows the entries left', () => {
+    const churn = (failed: number, errors: string[] = []) =>
+      resultRows(
+        results({
+          churn: {
+            connections: 12000,
+            concurrency: 8,
+            failed,
+            left: failed ? null : { fo: 0, ri: 0, bo: 1, bi: 12 },
+            leftAfterS: 7,
+            errors,
+          },
+        }),
+      ).find((r) => r.metric.startsWith('churn'))!;
+    expect(churn(0)).toMatchObject({
+      metric: 'churn: 12000 short connections, 8 at a time',
+      value: '0 failed',
+      vsDirect: 'left after 7 s: fo 0, ri 0, bo 1, bi 12',
+      target: '0 failed',
+      verdict: 'PASS',
+    });
+    expect(churn(2, ['2 requests failed: read ECONNRESET'])).toMatchObject({
+      value: '2 failed',
+      verdict: 'MISS',
+    });
+    expect(churn(0, ['nft list fo on c1: no such table'])).toMatchObject({ verdict: 'n/a' });
+    expect(resultRows(results()).some((r) => r.metric.startsWith('churn'))).toBe(false);
+  });
+
   it('computes ratios against the direct path and judges each target', () => {
     const rows = resultRows(results());
     const by = (prefix: string) => rows.find((r) => r.metric.startsWith(prefix))!;
