@@ -3,7 +3,7 @@
  * `nft -e -i` session for per-flow elements (spawning nft per element costs ~7.5 ms, see DESIGN.md).
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { promisify } from 'node:util';
 import {
@@ -233,13 +233,18 @@ export class NftSession {
   }
 
   private spawn(): void {
-    const p = spawn('nft', ['-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A session of its own when it runs at a priority of its own: with autogroup scheduling the CPU is
+    // shared between sessions first, and inside the agent's (nice -10, see priority.ts) a background
+    // reader would weigh like the agent against the rest of the host.
+    const nice = this.opts.nice;
+    const p = spawn('nft', ['-i'], { stdio: ['pipe', 'pipe', 'pipe'], detached: nice !== undefined });
     this.proc = p;
-    if (this.opts.nice !== undefined && p.pid !== undefined) {
+    if (nice !== undefined && p.pid !== undefined) {
       try {
-        setPriority(p.pid, this.opts.nice);
+        setPriority(p.pid, nice);
+        if (existsSync(`/proc/${p.pid}/autogroup`)) writeFileSync(`/proc/${p.pid}/autogroup`, String(nice));
       } catch {
-        // Already gone; the exit handler deals with it.
+        // Already gone (the exit handler deals with it), or no right to set it: the nice above holds.
       }
     }
     p.stdout.on('data', (d: Buffer) => {

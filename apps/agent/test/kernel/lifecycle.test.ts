@@ -4,7 +4,7 @@
  * and `cleanup` removes everything the agent made.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentPid, HOSTS, metricsText, nsName, startAgent, stopAgent } from '../../src/lab/lab.js';
@@ -42,7 +42,7 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     return m[1]!;
   }
 
-  it('runs every agent thread at nice -10, and its background counter reads at nice 10', async () => {
+  it('runs every agent thread and its autogroup at nice -10, and its background counter reads at nice 10 in a group of their own', async () => {
     /** `/proc/<pid>/stat` after the command name: [2] is the parent, [16] the nice value. */
     const stat = (path: string): string[] => readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     const pid = agentPid(prefix, 'c1')!;
@@ -51,19 +51,26 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     );
     expect(threads.length).toBeGreaterThan(1);
     expect(new Set(threads)).toEqual(new Set([-10]));
-    const nftChildren = (): number[] =>
+    const nftChildren = (): { pid: string; nice: number }[] =>
       readdirSync('/proc')
         .filter((d) => /^\d+$/.test(d))
         .flatMap((d) => {
           try {
             const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
             const f = stat(`/proc/${d}/stat`);
-            return comm === 'nft' && Number(f[1]) === pid ? [Number(f[16])] : [];
+            return comm === 'nft' && Number(f[1]) === pid ? [{ pid: d, nice: Number(f[16]) }] : [];
           } catch {
             return [];
           }
         });
-    await waitUntil('the counter reader has started', () => nftChildren().includes(10));
+    await waitUntil('the counter reader has started', () => nftChildren().some((c) => c.nice === 10));
+    // With autogroup scheduling, nice weighs only inside a session: the agent's group is -10 too, and the
+    // background reader has a group of its own at 10 (a kernel without autogroup has no such file).
+    if (existsSync(`/proc/${pid}/autogroup`)) {
+      expect(readFileSync(`/proc/${pid}/autogroup`, 'utf8')).toMatch(/ nice -10$/m);
+      const reader = nftChildren().find((c) => c.nice === 10)!;
+      expect(readFileSync(`/proc/${reader.pid}/autogroup`, 'utf8')).toMatch(/ nice 10$/m);
+    }
   });
 
   it('restarting the client and backend agents keeps established flows and rebuilds their state', async () => {
