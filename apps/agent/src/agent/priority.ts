@@ -12,8 +12,9 @@
  * session's group gets the same value (/proc/self/autogroup). In the lab's flat-out time-to-bypass run this
  * took the p99 from 8.7-15.8 ms to 4.3-8.9 ms (see the closing note of stop 11).
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { setAutogroupNice } from '../dataplane/kernel.js';
 
 export const DEFAULT_NICE = -10;
 
@@ -24,8 +25,6 @@ export function parseNice(raw: string): number {
     throw new Error(`--nice must be an integer from -20 to 19, got "${raw}"`);
   return n;
 }
-
-const AUTOGROUP = '/proc/self/autogroup';
 
 /**
  * Sets every thread of this process to `nice`, and its autogroup too where the kernel has one. Returns how
@@ -47,14 +46,5 @@ export function setProcessNice(nice: number): { threads: number; autogroup: stri
   } catch (err) {
     return { error: (err as Error).message };
   }
-  let autogroup = 'none';
-  if (existsSync(AUTOGROUP)) {
-    try {
-      writeFileSync(AUTOGROUP, String(nice));
-      autogroup = 'set';
-    } catch (err) {
-      autogroup = (err as Error).message;
-    }
-  }
-  return { threads, autogroup };
+  return { threads, autogroup: setAutogroupNice('self', nice) };
 }

@@ -210,6 +210,21 @@ const TRACE = process.env.SLIPSTREAM_TRACE === '1';
 const DONE_CMD = 'describe ct expiration';
 const DONE_LINE = 'ct expression, datatype time (relative time) (basetype integer), 32 bits\n';
 
+/**
+ * Gives a process's autogroup (its session's scheduling group; see agent/priority.ts) a nice value.
+ * Returns 'set', 'none' on a kernel without autogroup, or why it could not be set.
+ */
+export function setAutogroupNice(pid: number | 'self', nice: number): string {
+  const file = `/proc/${pid}/autogroup`;
+  if (!existsSync(file)) return 'none';
+  try {
+    writeFileSync(file, String(nice));
+    return 'set';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export class NftSession {
   private proc: ChildProcessWithoutNullStreams | null = null;
   private queue: {
@@ -242,7 +257,7 @@ export class NftSession {
     if (nice !== undefined && p.pid !== undefined) {
       try {
         setPriority(p.pid, nice);
-        if (existsSync(`/proc/${p.pid}/autogroup`)) writeFileSync(`/proc/${p.pid}/autogroup`, String(nice));
+        setAutogroupNice(p.pid, nice);
       } catch {
         // Already gone (the exit handler deals with it), or no right to set it: the nice above holds.
       }
