@@ -261,7 +261,7 @@ export class Agent {
   private readonly pending = new Map<string, { k: string; client: string; sentAt: number }>();
   /** Retry timing per client host, from the round trips of its acks (core/rto.ts); see sendRedirect. */
   private readonly rto = new Map<string, RtoEstimator>();
-  /** Client entries per VIP, and reverse-map key -> forward key: O(1) policy checks per redirect. */
+  /** Client entries per VIP, and `ri` element key -> forward key: O(1) policy checks per redirect. */
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
@@ -726,7 +726,9 @@ export class Agent {
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
       // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
-      const other = this.riIndex.get(fkey(r.backendHost, f.protocol, f.vipPort, f.clientPort));
+      const other = this.riIndex.get(
+        riKey({ backendHost: r.backendHost, proto: f.protocol, vport: f.vipPort, cport: f.clientPort }),
+      );
       if (other !== undefined && other !== k) return reject('conflict', r.nonce);
     } else if (existing.backendHost !== r.backendHost) {
       return reject('conflict', r.nonce);
@@ -875,7 +877,7 @@ export class Agent {
     this.client.set(k, e);
     const vk = vipKeyOf({ address: e.vip, protocol: e.proto, port: e.vport });
     this.clientCount.set(vk, (this.clientCount.get(vk) ?? 0) + 1);
-    this.riIndex.set(fkey(e.backendHost, e.proto, e.vport, e.cport), k);
+    this.riIndex.set(riKey(e), k);
   }
 
   private dropClient(k: string): void {
@@ -884,7 +886,7 @@ export class Agent {
     this.client.delete(k);
     const vk = vipKeyOf({ address: e.vip, protocol: e.proto, port: e.vport });
     this.clientCount.set(vk, Math.max(0, (this.clientCount.get(vk) ?? 1) - 1));
-    const rk = fkey(e.backendHost, e.proto, e.vport, e.cport);
+    const rk = riKey(e);
     if (this.riIndex.get(rk) === k) this.riIndex.delete(rk);
   }
 
@@ -914,8 +916,7 @@ export class Agent {
     const ri = riKey(e);
     const stillWanted = (): boolean => !this.client.has(k) && !this.inflight.has(k);
     // `ri` is keyed without the VIP: a flow to another VIP on the same backend and ports may own it by now.
-    const riFree = (): boolean =>
-      stillWanted() && !this.riIndex.has(fkey(e.backendHost, e.proto, e.vport, e.cport));
+    const riFree = (): boolean => stillWanted() && !this.riIndex.has(ri);
     if (await this.deleter.delete({ set: 'fo', key: fo, stillWanted })) this.sendRelease(e);
     // A flow on the same ports to the same backend that ended within the grace period shares this `ri`
     // element: one deletion, a grace period after the last of them (a second one would fail, and with it
