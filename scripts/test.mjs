@@ -12,7 +12,11 @@ import { ROOT, checkNode, ensureAptPackages, ensureNodeModules, isRoot, run } fr
 const only = process.argv.slice(2);
 checkNode();
 step('checking system packages');
-ensureAptPackages(['redis-server', 'chromium', ...(isRoot() ? ['nft', 'ip', 'iperf3', 'tcpdump'] : [])]);
+ensureAptPackages([
+  'redis-server',
+  'chromium',
+  ...(isRoot() ? ['nft', 'ip', 'iperf3', 'tcpdump', 'iptables', 'cc'] : []),
+]);
 ensureNodeModules();
 
 step('build');

@@ -25,6 +25,9 @@ const APT = {
   iperf3: 'iperf3',
   chromium: 'chromium',
   tcpdump: 'tcpdump',
+  iptables: 'iptables',
+  // The agent's SYN-ACK hold helper is C (apps/agent/native); libc6-dev brings the kernel's uapi headers.
+  cc: 'gcc libc6-dev',
 };
 
 export const isRoot = () => process.getuid?.() === 0;
@@ -35,7 +38,7 @@ export function have(cmd) {
 
 /** Installs the Debian packages behind `commands` that are missing; needs root and apt-get. */
 export function ensureAptPackages(commands) {
-  const missing = commands.filter((c) => !have(c)).map((c) => APT[c]);
+  const missing = commands.filter((c) => !have(c)).flatMap((c) => APT[c].split(' '));
   if (missing.length === 0) return;
   if (!isRoot() || !have('apt-get')) {
     fail(

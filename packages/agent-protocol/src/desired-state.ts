@@ -46,6 +46,13 @@ export interface BypassPolicy {
   sourceCidrs: string[];
   maxFlowsPerHost: number;
   idleTimeoutS: number;
+  /**
+   * TCP only (absent: 0, off). A backend holds a new connection's SYN-ACK to an agent host for up to this
+   * long, until the client has its bypass entries: the handshake's ACK and everything after then go
+   * straight to the backend, so a short connection costs the mux one packet instead of two or three, at
+   * the price of up to this much (typically the time-to-bypass) on connection setup.
+   */
+  handshakeHoldMs?: number;
 }
 
 export interface BackendSpec {
@@ -216,8 +223,12 @@ const MAX_BACKENDS = 1000;
 const MAX_MUXES = 64;
 const MAX_HOSTS = 100_000;
 
+/** The longest SYN-ACK hold a policy may ask for: beyond it a lost redirect costs more than the mux does. */
+export const MAX_HANDSHAKE_HOLD_MS = 50;
+
 function checkBypass(c: Checker, v: unknown, path: string): BypassPolicy {
-  const o = c.obj(v, path, ['enabled', 'sourceCidrs', 'maxFlowsPerHost', 'idleTimeoutS']) ?? {};
+  const o =
+    c.obj(v, path, ['enabled', 'sourceCidrs', 'maxFlowsPerHost', 'idleTimeoutS'], ['handshakeHoldMs']) ?? {};
   const sourceCidrs = c.arr(o.sourceCidrs, `${path}.sourceCidrs`, 256).map((s, i) => {
     if (typeof s !== 'string' || parseCidr(s) === null) {
       c.fail(`${path}.sourceCidrs[${i}]`, 'must be an IPv4 CIDR without host bits, e.g. 10.0.0.0/8');
@@ -225,12 +236,15 @@ function checkBypass(c: Checker, v: unknown, path: string): BypassPolicy {
     }
     return s;
   });
-  return {
+  const policy: BypassPolicy = {
     enabled: c.bool(o.enabled, `${path}.enabled`),
     sourceCidrs,
     maxFlowsPerHost: c.int(o.maxFlowsPerHost, `${path}.maxFlowsPerHost`, 0, 1_000_000),
     idleTimeoutS: c.int(o.idleTimeoutS, `${path}.idleTimeoutS`, 5, 86_400),
   };
+  if (o.handshakeHoldMs !== undefined)
+    policy.handshakeHoldMs = c.int(o.handshakeHoldMs, `${path}.handshakeHoldMs`, 0, MAX_HANDSHAKE_HOLD_MS);
+  return policy;
 }
 
 function checkBackend(c: Checker, v: unknown, path: string): BackendSpec {

@@ -61,6 +61,7 @@ import {
 import { BO_TIMEOUT_S, GRACE_S, NFLOG_GROUP, NFT_TABLE, renderPlan, vipTag } from '../dataplane/render.js';
 import { CounterVec, Histogram } from './metrics.js';
 import { Prober, withBackendHealth, type ProbeState, type ProbeTarget } from './prober.js';
+import { SynAckHold } from './synack-hold.js';
 import { BucketHistogram, KernelCounterTracker, type RawCounter, type TelemetryReport } from './telemetry.js';
 
 /**
@@ -272,6 +273,8 @@ export class Agent {
   private installMisses = 0;
   private installOffUntil = 0;
   private stopped = false;
+  /** Backend side: the handshake holds of VIPs that ask for them (bypass.handshakeHoldMs). */
+  private readonly hold: SynAckHold;
   /** Mux underlay address -> last health reply (ms). */
   private readonly muxSeen = new Map<string, number>();
   private muxDown = new Set<string>();
@@ -352,6 +355,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log ?? ((msg) => console.log(`${new Date().toISOString()} ${msg}`));
+    this.hold = new SynAckHold(this.log);
   }
 
   async start(): Promise<void> {
@@ -440,6 +444,7 @@ export class Agent {
     try {
       await applyPlan(plan, next.encap);
       this.state = next;
+      await this.hold.set(plan.holds);
     } finally {
       // A failed apply leaves rules of unknown vintage; the caller re-applies the last good state.
       if (this.state === next) this.rulesStableSince = Date.now();
@@ -959,6 +964,9 @@ export class Agent {
     trace('ack', k);
     const e = this.backend.get(k);
     if (!e) return;
+    // The client's entries are in (or it refused): a held SYN-ACK may go. Before `bo`, which only changes
+    // how later replies leave: the SYN-ACK keeps the reply tunnel its mark chose either way.
+    this.hold.release(e.client, e.cport);
     this.clearNonces(e);
     e.timers.forEach(clearTimeout);
     e.timers = [];
@@ -1303,7 +1311,7 @@ export class Agent {
     const vip = this.findVip(vipAddr, proto, vport);
     if (!vip) return;
     const me = vip.backends.find((b) => b.address === st.agent.underlay);
-    if (!me || me.state !== 'active') return;
+    if (!me || me.state !== 'active') return this.hold.release(client, cport);
     const k = fkey(client, proto, cport, vipAddr, vport);
     const e = this.backend.get(k);
     if (e) {
@@ -1319,9 +1327,9 @@ export class Agent {
     this.m.flows.inc({ vip: vip.name, role: 'backend' });
     this.vipCounts(vip.id).flowsNew++;
     // A backend the control plane holds unhealthy: clients would refuse the redirect anyway.
-    if (!vip.bypass.enabled || me.healthy === false) return;
+    if (!vip.bypass.enabled || me.healthy === false) return this.hold.release(client, cport);
     if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
-      return;
+      return this.hold.release(client, cport);
     const t = vip.bypass.idleTimeoutS;
     const now = Date.now();
     const ent: BackendEntry = {
@@ -1367,6 +1375,7 @@ export class Agent {
       .catch((err: Error) => {
         this.log(`bi install failed for ${k}: ${err.message}`);
         this.backend.delete(k);
+        this.hold.release(client, cport);
       });
   }
 
@@ -1547,6 +1556,7 @@ export class Agent {
   /** Reads the counters every second, or less often when a read is slow (see counterNft). */
   private pollCounters(): void {
     const t0 = performance.now();
+    this.hold.requestStats();
     void this.refreshCounters().then(() => {
       if (this.stopped) return;
       const next = Math.max(COUNTER_INTERVAL_MS, BACKGROUND_BUSY_FACTOR * (performance.now() - t0));
@@ -1662,7 +1672,15 @@ export class Agent {
         this.m.flows.set({ vip: name, role: this.state?.agent.role === 'mux' ? 'mux' : 'client' }, c.packets);
       }
     }
-    const parts = [packets, bytes, mux, muxBytes, ...Object.values(this.m)].map((x) => x.render());
+    const holds = new CounterVec(
+      'slipstream_synack_holds_total',
+      "Backend side: SYN-ACKs the handshake hold let go, by result (released: the client had its entries or would get none; expired: held the VIP's full hold time; early: released before it was queued; passed: not held)",
+    );
+    if (this.hold.active || this.state?.vips.some((v) => (v.bypass.handshakeHoldMs ?? 0) > 0)) {
+      const h = this.hold.stats();
+      for (const r of ['released', 'expired', 'early', 'passed'] as const) holds.set({ result: r }, h[r]);
+    }
+    const parts = [packets, bytes, mux, muxBytes, holds, ...Object.values(this.m)].map((x) => x.render());
     return parts.join('\n') + '\n';
   }
 
@@ -1681,6 +1699,7 @@ export class Agent {
     if (this.counterTimer) clearTimeout(this.counterTimer);
     unwatchFile(this.opts.configFile ?? '');
     this.tcpdump?.kill();
+    await this.hold.stop(false);
     this.sock?.close();
     this.metricsServer?.close();
     // Deletions already decided (ended flows) still reach the kernel.

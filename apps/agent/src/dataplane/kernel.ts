@@ -7,6 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { promisify } from 'node:util';
 import {
+  HOLD_MARK,
+  HOLD_QUEUE,
   NFT_TABLE,
   ROUTE_PROTO,
   RULE_PREF_BASE,
@@ -39,7 +41,7 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
   });
 }
 
-async function tryRun(cmd: string, args: string[]): Promise<boolean> {
+export async function tryRun(cmd: string, args: string[]): Promise<boolean> {
   try {
     await run(cmd, args);
     return true;
@@ -184,9 +186,41 @@ export async function applyPlan(plan: KernelPlan, encap: EncapConfig): Promise<v
   await reconcileRoutes(plan, encap.vni);
 }
 
+const HOLD_CHAIN = 'SLIPSTREAM-HOLD';
+/** The handshake hold's iptables rule: marked TCP packets to the helper's queue; no helper, no hold. */
+export const HOLD_RULE = [
+  '-m', 'mark', '--mark', `0x${HOLD_MARK.toString(16)}`, '-p', 'tcp',
+  '-j', 'NFQUEUE', '--queue-num', String(HOLD_QUEUE), '--queue-bypass',
+]; // prettier-ignore
+const HOLD_JUMP = ['-j', HOLD_CHAIN];
+
+/**
+ * Puts the handshake hold's queue rule in place (agent/synack-hold.ts): a chain of our own in iptables'
+ * mangle table, jumped to from POSTROUTING (after every output chain, so `rep` has marked the packet).
+ * iptables because nftables' own `queue` statement is not in every kernel (not in this lab's).
+ */
+export async function ensureHoldRule(): Promise<void> {
+  const ipt = (...args: string[]): Promise<boolean> => tryRun('iptables', ['-t', 'mangle', ...args]);
+  if (!(await ipt('-S', HOLD_CHAIN))) await run('iptables', ['-t', 'mangle', '-N', HOLD_CHAIN]);
+  if (!(await ipt('-C', HOLD_CHAIN, ...HOLD_RULE)))
+    await run('iptables', ['-t', 'mangle', '-A', HOLD_CHAIN, ...HOLD_RULE]);
+  if (!(await ipt('-C', 'POSTROUTING', ...HOLD_JUMP)))
+    await run('iptables', ['-t', 'mangle', '-A', 'POSTROUTING', ...HOLD_JUMP]);
+}
+
+/** Removes the hold's chain and its jump, if there (no iptables: there is nothing to remove). */
+export async function removeHoldRule(): Promise<void> {
+  const ipt = (...args: string[]): Promise<boolean> => tryRun('iptables', ['-t', 'mangle', ...args]);
+  if (!(await ipt('-S', HOLD_CHAIN))) return;
+  while (await ipt('-D', 'POSTROUTING', ...HOLD_JUMP));
+  await ipt('-F', HOLD_CHAIN);
+  await ipt('-X', HOLD_CHAIN);
+}
+
 /** Removes everything the agent made in this namespace. */
 export async function cleanupKernel(): Promise<void> {
   await tryRun('nft', ['delete', 'table', 'ip', NFT_TABLE]);
+  await removeHoldRule();
   const rulesOut = await run('ip', ['-j', 'rule', 'show']);
   for (const r of JSON.parse(rulesOut) as { priority: number }[]) {
     if (r.priority >= RULE_PREF_BASE && r.priority < RULE_PREF_BASE + 1000) {

@@ -36,6 +36,13 @@ export const REPLY_MARK = 0x5500;
 /** Mark of the agent's own install packets (see installRules); only root's packets on `lo` get it. */
 export const INSTALL_MARK = 0x5600;
 /**
+ * Mark of a SYN-ACK the kernel hands to the SYN-ACK hold helper (synack-hold.ts): set in `rep`, after
+ * routing, so the packet still leaves by the reply tunnel its REPLY_MARK chose.
+ */
+export const HOLD_MARK = 0x5700;
+/** NFQUEUE number of the SYN-ACK hold helper (per network namespace). */
+export const HOLD_QUEUE = 4791;
+/**
  * Timeout of a backend's `bo` elements: every reply resets it, and the agent deletes an element itself
  * when its flow idles (agent.ts check), so it only bounds an element the agent forgot (a crash).
  */
@@ -72,6 +79,14 @@ export interface KernelPlan {
   /** VIP addresses to hold locally (this host is a backend of them). */
   localVips: string[];
   sysctls: Record<string, string>;
+  /** Local TCP VIPs whose SYN-ACKs to agent hosts are held (bypass.handshakeHoldMs > 0), sorted. */
+  holds: HoldSpec[];
+}
+
+export interface HoldSpec {
+  vip: string;
+  port: number;
+  ms: number;
 }
 
 export interface ExistingObjects {
@@ -450,11 +465,21 @@ export function renderPlan(
     for (const h of [...replyTo].sort())
       routes.push({ table: REPLY_MARK, dst: `${h}/32`, encapDst: h, src: self, mtu });
   }
+  const holds: HoldSpec[] = [];
   if (state.agent.role === 'host') {
     const unmarked = replyTunnel ? `meta mark != ${REPLY_MARK} ` : '';
     body.push(`add rule ip slipstream rep ${END_RULES.backendOut}`);
     body.push(
       `add rule ip slipstream rep ${unmarked}${FIVE_TUPLE} @bo update @bo { ${FIVE_TUPLE} timeout 1h } ip saddr set ${self}`,
+    );
+    if (replyTunnel) holds.push(...holdsOf(state, vips));
+  }
+  if (holds.length > 0) {
+    // A new connection's SYN-ACK to an agent host, from a VIP whose policy holds handshakes: marked for
+    // the hold helper's queue (the kernel rule that queues it is iptables': see synack-hold.ts). The
+    // client's ACK then finds its bypass entries in place and goes straight here.
+    body.push(
+      `add rule ip slipstream rep meta mark ${REPLY_MARK} tcp flags & (syn | ack) == syn | ack ip saddr . tcp sport { ${holds.map((h) => `${h.vip} . ${h.port}`).join(', ')} } ip daddr { ${[...replyTo].sort().join(', ')} } meta mark set ${HOLD_MARK}`,
     );
   }
   body.push('flush map ip slipstream vips');
@@ -474,5 +499,21 @@ export function renderPlan(
     rules,
     localVips,
     sysctls,
+    holds,
   };
+}
+
+/** The TCP VIPs this host serves with bypass on and a handshake hold, by address and port. */
+function holdsOf(state: DesiredState, vips: readonly VipSpec[]): HoldSpec[] {
+  const self = state.agent.underlay;
+  return vips
+    .filter(
+      (v) =>
+        v.protocol === 'tcp' &&
+        v.bypass.enabled &&
+        (v.bypass.handshakeHoldMs ?? 0) > 0 &&
+        v.backends.some((b) => b.address === self && b.state !== 'disabled'),
+    )
+    .map((v) => ({ vip: v.address, port: v.port, ms: v.bypass.handshakeHoldMs ?? 0 }))
+    .sort((a, b) => a.vip.localeCompare(b.vip) || a.port - b.port);
 }

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     );
   for (const v of st.vips)
     console.log(
-      `  VIP ${v.name.padEnd(9)} ${v.address}:${v.port}/${v.protocol} ${v.service} bypass ${v.bypass ? 'on' : 'off'}`,
+      `  VIP ${v.name.padEnd(9)} ${v.address}:${v.port}/${v.protocol} ${v.service} bypass ${v.bypass ? 'on' : 'off'}${v.handshakeHoldMs > 0 ? `, handshake hold ${v.handshakeHoldMs} ms` : ''}`,
     );
 }
 

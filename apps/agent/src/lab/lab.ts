@@ -113,7 +113,16 @@ export function demoVips(): (VipSpec & { service: Service })[] {
     vip('vip-udp', 'udp', '198.19.0.30', 'udp-echo', true),
     // Port translation: listener 8080, the backends' HTTP service on 80.
     vip('vip-web-alt', 'web-alt', '198.19.0.40', 'http', true, 8080),
+    // The web service again, with the backends holding each SYN-ACK until the client is bypassed.
+    withHold(vip('vip-web-hold', 'web-hold', '198.19.0.50', 'http', true), LAB_HOLD_MS),
   ];
+}
+
+/** The lab's handshake hold: above its time-to-bypass p99 under load (a few ms on a 2-core machine). */
+export const LAB_HOLD_MS = 10;
+
+function withHold<V extends VipSpec>(v: V, ms: number): V {
+  return { ...v, bypass: { ...v.bypass, handshakeHoldMs: ms } };
 }
 
 /** The shared part of every agent's desired state; per-host files add the agent identity. */
@@ -575,6 +584,7 @@ export interface LabStatus {
     port: number;
     service: Service;
     bypass: boolean;
+    handshakeHoldMs: number;
   }[];
   configFile: string;
 }
@@ -603,6 +613,7 @@ export function labStatus(prefix: string): LabStatus {
       port: v.port,
       service: v.service,
       bypass: v.bypass.enabled,
+      handshakeHoldMs: v.bypass.handshakeHoldMs ?? 0,
     })),
     configFile: join(labDir(prefix), 'config.json'),
   };

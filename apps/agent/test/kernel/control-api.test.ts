@@ -124,6 +124,7 @@ describe.skipIf(!isRoot)('agent control API (applyState, telemetry)', () => {
         'vip-udp',
         'vip-web',
         'vip-web-alt',
+        'vip-web-hold',
         'vip-web-mux',
       ].sort(),
     );

@@ -233,6 +233,66 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     }
   });
 
+  it('with a handshake hold a short connection sends the mux its SYN only; without the helper it still works', async () => {
+    const backends = ['b1', 'b2', 'b3'];
+    const mux = (vip: string): number =>
+      metric(prefix, 'c1', 'slipstream_packets_total', { vip, path: 'mux' });
+    const holds = (result: string): number =>
+      backends.reduce((n, b) => n + metric(prefix, b, 'slipstream_synack_holds_total', { result }), 0);
+    const setup = (host: string, count: number): { samples: number; failed: number } =>
+      JSON.parse(
+        nsRun(prefix, 'c1', [
+          process.execPath,
+          BENCH_CLIENT,
+          'setup',
+          '--host',
+          host,
+          '--port',
+          '80',
+          '--count',
+          String(count),
+        ]),
+      ) as { samples: number; failed: number };
+    const helpers = (): number[] =>
+      backends.flatMap((b) => {
+        try {
+          return execFileSync('pgrep', ['-P', String(agentPid(prefix, b)), '-f', 'synack-hold'], {
+            encoding: 'utf8',
+          })
+            .trim()
+            .split('\n')
+            .map(Number);
+        } catch {
+          return [];
+        }
+      });
+    expect(helpers()).toHaveLength(3);
+    const released0 = holds('released');
+    const hold0 = mux('web-hold');
+    expect(setup('198.19.0.50', 200)).toMatchObject({ samples: 200, failed: 0 });
+    const plain0 = mux('web');
+    expect(setup('198.19.0.10', 200)).toMatchObject({ samples: 200, failed: 0 });
+    const perFlowHold = (mux('web-hold') - hold0) / 200;
+    const perFlowPlain = (mux('web') - plain0) / 200;
+    // The SYN, and a flow now and then whose redirect took longer than the hold (10 ms).
+    expect(perFlowHold).toBeLessThan(1.2);
+    expect(perFlowPlain).toBeGreaterThan(1.8);
+    await waitUntil('held SYN-ACKs counted', () => holds('released') - released0 >= 180, 5000);
+
+    // Helpers gone: the kernel passes SYN-ACKs unheld until the agents have started new ones.
+    const old = helpers();
+    for (const pid of old) process.kill(pid, 'SIGKILL');
+    expect(setup('198.19.0.50', 20)).toMatchObject({ samples: 20, failed: 0 });
+    await waitUntil(
+      'helpers restarted',
+      () => helpers().length === 3 && !helpers().some((p) => old.includes(p)),
+      5000,
+    );
+    const again = mux('web-hold');
+    expect(setup('198.19.0.50', 100)).toMatchObject({ samples: 100, failed: 0 });
+    expect((mux('web-hold') - again) / 100).toBeLessThan(1.2);
+  });
+
   it('short connections leave no entries: ended ones are removed, ones over before their redirect are refused', async () => {
     const c = (name: string, labels: Record<string, string> = {}): number =>
       metric(prefix, 'c1', name, labels);

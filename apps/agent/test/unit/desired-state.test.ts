@@ -170,6 +170,21 @@ describe('desired state validation', () => {
     ]);
   });
 
+  it('keeps an optional handshake hold per bypass policy and refuses one out of range', () => {
+    const s = sample('host');
+    const web = s.vips[0]!;
+    web.bypass.handshakeHoldMs = 10;
+    const out = validateDesiredState(JSON.parse(JSON.stringify(s)));
+    expect(out.vips[0]!.bypass.handshakeHoldMs).toBe(10);
+    expect('handshakeHoldMs' in out.vips[1]!.bypass).toBe(false);
+    for (const bad of [-1, 51, 2.5, '5']) {
+      web.bypass.handshakeHoldMs = bad as number;
+      expect(problems(JSON.parse(JSON.stringify(s)))).toEqual([
+        expect.stringMatching(/^\$\.vips\[0\]\.bypass\.handshakeHoldMs: /),
+      ]);
+    }
+  });
+
   it('reports non-JSON text clearly', () => {
     expect(() => parseDesiredState('{ nope')).toThrow(/not JSON/);
     expect(() => parseDesiredState('[]')).toThrow(/\$: must be an object/);

@@ -17,7 +17,13 @@ describe('kernel plan rendering', () => {
     const s = sample('host');
     s.agent.underlay = '198.18.0.31';
     const plan = renderPlan(s);
-    expect(plan.localVips).toEqual(['198.19.0.10', '198.19.0.20', '198.19.0.30', '198.19.0.40']);
+    expect(plan.localVips).toEqual([
+      '198.19.0.10',
+      '198.19.0.20',
+      '198.19.0.30',
+      '198.19.0.40',
+      '198.19.0.50',
+    ]);
     expect(plan.rules).toEqual([
       { pref: 1000, fwmark: 0x5300, table: 0x5300 },
       { pref: 1001, fwmark: 0x5301, table: 0x5301 },
@@ -29,6 +35,7 @@ describe('kernel plan rendering', () => {
       '198.19.0.20/32',
       '198.19.0.30/32',
       '198.19.0.40/32',
+      '198.19.0.50/32',
     ]);
     expect(plan.routes.every((r) => r.mtu === 1464 && r.src === '198.18.0.31')).toBe(true);
   });
@@ -49,7 +56,7 @@ describe('kernel plan rendering', () => {
     const lines = plan.nft.split('\n');
     const mark = lines.findIndex((l) => l.includes('meta mark set 21760'));
     expect(lines[mark]).toBe(
-      'add rule ip slipstream out ip saddr { 198.19.0.10, 198.19.0.20, 198.19.0.30, 198.19.0.40 } meta mark set 21760',
+      'add rule ip slipstream out ip saddr { 198.19.0.10, 198.19.0.20, 198.19.0.30, 198.19.0.40, 198.19.0.50 } meta mark set 21760',
     );
     // After `bo`: a bypassed reply leaves `out` unmarked, and `rep` rewrites only unmarked replies (one
     // marked because `bo` gained the flow between the two chains stays in the tunnel with the VIP).
@@ -57,6 +64,41 @@ describe('kernel plan rendering', () => {
     expect(lines).toContain(
       `add rule ip slipstream rep meta mark != 21760 ${FIVE} @bo update @bo { ${FIVE} timeout 1h } ip saddr set 198.18.0.31`,
     );
+  });
+
+  it('marks the SYN-ACKs of handshake-hold VIPs to agent hosts for the hold queue, on their backends only', () => {
+    const s = sample('host');
+    s.agent.underlay = '198.18.0.31';
+    const hold =
+      'add rule ip slipstream rep meta mark 21760 tcp flags & (syn | ack) == syn | ack ip saddr . tcp sport { 198.19.0.50 . 80 } ip daddr { 198.18.0.11, 198.18.0.12, 198.18.0.32, 198.18.0.33 } meta mark set 22272';
+    let plan = renderPlan(s);
+    expect(plan.holds).toEqual([{ vip: '198.19.0.50', port: 80, ms: 10 }]);
+    const lines = plan.nft.split('\n');
+    // After the `bo` rule, which leaves marked replies alone: a held SYN-ACK keeps the reply tunnel.
+    expect(lines.indexOf(hold)).toBeGreaterThan(lines.findIndex((l) => l.includes('@bo update @bo')));
+    // A second VIP with a hold joins the set; a UDP VIP, a VIP without bypass or one this host does not
+    // serve (disabled here) never does.
+    const web = s.vips.find((v) => v.name === 'web')!;
+    web.bypass.handshakeHoldMs = 3;
+    s.vips.find((v) => v.name === 'udp')!.bypass.handshakeHoldMs = 5;
+    s.vips.find((v) => v.name === 'web-mux')!.bypass.handshakeHoldMs = 5;
+    s.vips.find((v) => v.name === 'web-alt')!.backends.find((b) => b.address === '198.18.0.31')!.state =
+      'disabled';
+    s.vips.find((v) => v.name === 'web-alt')!.bypass.handshakeHoldMs = 5;
+    plan = renderPlan(s);
+    expect(plan.holds).toEqual([
+      { vip: '198.19.0.10', port: 80, ms: 3 },
+      { vip: '198.19.0.50', port: 80, ms: 10 },
+    ]);
+    expect(plan.nft).toContain('ip saddr . tcp sport { 198.19.0.10 . 80, 198.19.0.50 . 80 }');
+    // A client host serves no VIP: nothing to hold. Without a host list there is no reply tunnel to mark.
+    s.agent.underlay = '198.18.0.11';
+    expect(renderPlan(s).holds).toEqual([]);
+    s.agent.underlay = '198.18.0.31';
+    s.hosts = [];
+    plan = renderPlan(s);
+    expect(plan.holds).toEqual([]);
+    expect(plan.nft).not.toContain('22272');
   });
 
   it('renders no reply tunnel on a host that serves no VIP, or without a host list', () => {
@@ -182,7 +224,7 @@ describe('kernel plan rendering', () => {
     expect(lines).toContain(mark);
     // One rule per protocol and idle timeout; the VIPs with bypass off have none.
     const tcp =
-      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set ip saddr ip saddr set 198.18.0.11 udp sport set 4791 udp dport set 4791 dup to ip daddr ip saddr set ip daddr ip daddr set 198.18.0.11 notrack accept';
+      'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080, 198.19.0.50 . 80 } update @ri { ip saddr . 6 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 6 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set ip saddr ip saddr set 198.18.0.11 udp sport set 4791 udp dport set 4791 dup to ip daddr ip saddr set ip daddr ip daddr set 198.18.0.11 notrack accept';
     const udp =
       'add rule ip slipstream inst ip daddr . udp dport { 198.19.0.30 . 7 } update @ri { ip saddr . 17 . udp dport . udp sport timeout 305s : ip daddr } update @fo { ip daddr . 17 . udp sport . udp dport timeout 300s : ip saddr } ip daddr set ip saddr ip saddr set 198.18.0.11 udp sport set 4791 udp dport set 4791 dup to ip daddr ip saddr set ip daddr ip daddr set 198.18.0.11 notrack accept';
     expect(lines).toContain(tcp);
@@ -207,7 +249,7 @@ describe('kernel plan rendering', () => {
     const lines = renderPlan(s).nft.split('\n');
     // Keyed by where replies come from (VIP . VIP port), so a client's packet (to a VIP) never matches.
     const tcp =
-      'add rule ip slipstream inst ip saddr . udp sport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080 } update @bo { ip saddr . ip daddr . 6 . udp sport . udp dport timeout 3599s } ip saddr set ip daddr ip daddr set 198.18.0.31 udp dport set 4791 notrack accept';
+      'add rule ip slipstream inst ip saddr . udp sport { 198.19.0.10 . 5201, 198.19.0.10 . 7, 198.19.0.10 . 80, 198.19.0.40 . 8080, 198.19.0.50 . 80 } update @bo { ip saddr . ip daddr . 6 . udp sport . udp dport timeout 3599s } ip saddr set ip daddr ip daddr set 198.18.0.31 udp dport set 4791 notrack accept';
     const udp =
       'add rule ip slipstream inst ip saddr . udp sport { 198.19.0.30 . 7 } update @bo { ip saddr . ip daddr . 17 . udp sport . udp dport timeout 3599s } ip saddr set ip daddr ip daddr set 198.18.0.31 udp dport set 4791 notrack accept';
     expect(lines).toContain(tcp);
