@@ -254,7 +254,17 @@ export class Agent {
   /** Releases carry their redirect's nonce, which a host's own replay cache saw for a flow to itself. */
   private releaseReplay = new ReplayCache({ windowMs: 5000, maxEntries: 1_000_000 });
   /** Client side: `ri` deletions waiting out the grace period, by element key. */
-  private readonly riDrops = new Map<string, NodeJS.Timeout>();
+  /**
+   * Client side: `ri` deletions waiting out their grace period, by element key, with the VIP the element
+   * rewrites to (a flow to another VIP must not be bypassed on it meanwhile, see onRedirect).
+   */
+  private readonly riDrops = new Map<string, { timer: NodeJS.Timeout; vip: string }>();
+  /**
+   * Backend side: which flow's `bi` element the kernel holds, by element key, for as long as it may be
+   * there. The key has no VIP (packets straight from the client carry none), and the kernel's add never
+   * replaces an element: a flow to another VIP on the same client and ports cannot be bypassed meanwhile.
+   */
+  private readonly biOwner = new Map<string, { k: string; vip: string }>();
   private keys = new Map<string, Buffer>();
   private readonly client = new Map<string, ClientEntry>();
   private readonly backend = new Map<string, BackendEntry>();
@@ -312,6 +322,10 @@ export class Agent {
     ),
     redirectsSent: new CounterVec('slipstream_redirects_sent_total', 'Redirect messages sent (first tries)'),
     redirectsRetried: new CounterVec('slipstream_redirects_retried_total', 'Redirect retransmissions'),
+    redirectsSkipped: new CounterVec(
+      'slipstream_redirects_skipped_total',
+      "Backend side: bypassable flows left on the mux without a redirect, by reason (bi_busy: another VIP's flow holds the receive rewrite of the same client and ports)",
+    ),
     redirectsReceived: new CounterVec(
       'slipstream_redirects_received_total',
       'Redirects received, by result and reason',
@@ -600,6 +614,7 @@ export class Agent {
       };
       const k = fkey(client, proto, cport, vip, vport);
       this.backend.set(k, ent);
+      this.biOwner.set(biKey(ent), { k, vip });
       // Decide at once from the listing (no per-entry query): the client's entries may be close to expiry
       // after our downtime, so a flow with recent replies is renewed now and a quiet one goes idle.
       const ageMs = (BO_TIMEOUT_S - (e.elem.expires ?? 0)) * 1000;
@@ -730,11 +745,19 @@ export class Agent {
       if (this.closedFin(k) === (FIN_OUT | FIN_IN)) return reject('flow_ended', r.nonce);
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
-      // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would clash.
-      const other = this.riIndex.get(
-        riKey({ backendHost: r.backendHost, proto: f.protocol, vport: f.vipPort, cport: f.clientPort }),
-      );
+      // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would
+      // clash: while a flow of the other VIP has the element, and while an ended one's stays its grace
+      // period, rewriting to its own VIP (an install never replaces an element).
+      const rk = riKey({
+        backendHost: r.backendHost,
+        proto: f.protocol,
+        vport: f.vipPort,
+        cport: f.clientPort,
+      });
+      const other = this.riIndex.get(rk);
       if (other !== undefined && other !== k) return reject('conflict', r.nonce);
+      const lingering = this.riDrops.get(rk);
+      if (lingering !== undefined && lingering.vip !== f.vip) return reject('conflict', r.nonce);
     } else if (existing.backendHost !== r.backendHost) {
       return reject('conflict', r.nonce);
     }
@@ -926,13 +949,14 @@ export class Agent {
     // A flow on the same ports to the same backend that ended within the grace period shares this `ri`
     // element: one deletion, a grace period after the last of them (a second one would fail, and with it
     // the whole batch it went in).
-    clearTimeout(this.riDrops.get(ri));
-    const drop = setTimeout(() => {
-      this.riDrops.delete(ri);
-      void this.deleter.delete({ set: 'ri', key: ri, stillWanted: riFree });
+    clearTimeout(this.riDrops.get(ri)?.timer);
+    const timer = setTimeout(() => {
+      void this.deleter.delete({ set: 'ri', key: ri, stillWanted: riFree }).finally(() => {
+        if (this.riDrops.get(ri)?.timer === timer) this.riDrops.delete(ri);
+      });
     }, GRACE_S * 1000);
-    drop.unref();
-    this.riDrops.set(ri, drop);
+    timer.unref();
+    this.riDrops.set(ri, { timer, vip: e.vip });
   }
 
   private armClientTimer(e: ClientEntry): void {
@@ -1037,6 +1061,7 @@ export class Agent {
       () => {
         if (this.backend.get(k) === e) {
           this.backend.delete(k);
+          this.disownBi(biKey(e), k);
           this.clearNonces(e);
           this.updateGauges();
         }
@@ -1147,11 +1172,18 @@ export class Agent {
   private async releaseBi(k: string, e: BackendEntry): Promise<void> {
     if (e.biReleased) return;
     e.biReleased = true;
-    await this.deleter.delete({
+    const bi = biKey(e);
+    const sent = await this.deleter.delete({
       set: 'bi',
-      key: biKey(e),
-      stillWanted: () => this.backend.get(k) === e && e.state === 'idle',
+      key: bi,
+      stillWanted: () => this.backend.get(k) === e && e.state === 'idle' && this.biOwner.get(bi)?.k === k,
     });
+    if (sent) this.disownBi(bi, k);
+  }
+
+  /** The flow k's `bi` element is gone (deleted or expired): its ports are free for any VIP's flow. */
+  private disownBi(bi: string, k: string): void {
+    if (this.biOwner.get(bi)?.k === k) this.biOwner.delete(bi);
   }
 
   /**
@@ -1330,6 +1362,22 @@ export class Agent {
     if (!vip.bypass.enabled || me.healthy === false) return this.hold.release(client, cport);
     if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
       return this.hold.release(client, cport);
+    const bi = biKey({ client, proto, cport, vport });
+    const owner = this.biOwner.get(bi);
+    let takeOver = false;
+    if (owner !== undefined && owner.vip !== vipAddr) {
+      const prev = this.backend.get(owner.k);
+      if (prev !== undefined && !prev.biReleased) {
+        // The kernel's `bi` for these ports rewrites to another VIP whose flow may still send straight
+        // here (live, or ended without its client's release yet): this flow's packets would reach the
+        // wrong socket. It stays on the mux.
+        this.m.redirectsSkipped.inc({ reason: 'bi_busy' });
+        return this.hold.release(client, cport);
+      }
+      // That flow is done with its `bi` (released or removed; the deletion may still be on its way, and
+      // the kernel may already hold this flow's own, added on its first packet): this flow installs its own.
+      takeOver = true;
+    }
     const t = vip.bypass.idleTimeoutS;
     const now = Date.now();
     const ent: BackendEntry = {
@@ -1351,18 +1399,21 @@ export class Agent {
       ackedNonce: '',
     };
     this.backend.set(k, ent);
+    this.biOwner.set(bi, { k, vip: vipAddr });
     // Without an ack the entry is forgotten when its receive rewrite expires.
     this.forgetAt(k, ent, ent.biExpiresAt);
-    const bi = biKey({ client, proto, cport, vport });
     // The kernel added `bi` before logging the packet, under the rules of this.state, unless the packet
     // came while rules were changing or the flow is being restarted (its old element may be going away):
     // then the agent installs it itself before redirecting. 50 ms covers the clocks' granularity.
-    const kernelAdded = !restarted && seenMs > this.rulesStableSince + 50;
+    const kernelAdded = !restarted && !takeOver && seenMs > this.rulesStableSince + 50;
     const ready = kernelAdded
       ? Promise.resolve()
-      : this.nft
-          .exec(
-            `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`,
+      : this.deleter
+          .settled('bi', bi)
+          .then(() =>
+            this.nft.exec(
+              `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`,
+            ),
           )
           .catch(() =>
             this.nft.exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`),
@@ -1375,6 +1426,7 @@ export class Agent {
       .catch((err: Error) => {
         this.log(`bi install failed for ${k}: ${err.message}`);
         this.backend.delete(k);
+        this.disownBi(bi, k);
         this.hold.release(client, cport);
       });
   }
@@ -1486,8 +1538,9 @@ export class Agent {
       await this.nft.exec(`delete element ip ${NFT_TABLE} bo { ${bo} }`).catch(() => undefined);
     // A flow restarted under the same key owns the element by then: leave it.
     const dropBi = async (): Promise<void> => {
-      if (this.backend.has(k)) return;
+      if (this.backend.has(k) || this.biOwner.get(bi)?.k !== k) return;
       await this.nft.exec(`delete element ip ${NFT_TABLE} bi { ${bi} }`).catch(() => undefined);
+      this.disownBi(bi, k);
     };
     if (graceForBi) setTimeout(() => void dropBi(), GRACE_S * 1000).unref();
     else await dropBi();
@@ -1707,7 +1760,7 @@ export class Agent {
     this.nft.stop();
     this.counterNft.stop();
     for (const e of this.client.values()) if (e.timer) clearTimeout(e.timer);
-    for (const t of this.riDrops.values()) clearTimeout(t);
+    for (const d of this.riDrops.values()) clearTimeout(d.timer);
     for (const e of this.backend.values()) e.timers.forEach(clearTimeout);
   }
 }

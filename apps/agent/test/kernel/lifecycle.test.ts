@@ -293,6 +293,60 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     expect((mux('web-hold') - again) / 100).toBeLessThan(1.2);
   });
 
+  it("a flow to another VIP on an ended bypassed flow's client port and backend works (ri and bi name no VIP)", async () => {
+    // web (198.19.0.10:80) and web-hold (198.19.0.50:80) share backends and port. Straight packets carry no
+    // VIP, so both ends key their rewrites without it, and an ended flow's elements stay a while: `ri` on
+    // the client a grace period, `bi` on the backend until its release arrives (or its timeout, if lost).
+    const ports = Array.from({ length: 18 }, (_, i) => 41200 + i);
+    const conflicts = (): number =>
+      metric(prefix, 'c1', 'slipstream_redirects_received_total', { result: 'rejected', reason: 'conflict' });
+    const busy = (): number =>
+      ['b1', 'b2', 'b3'].reduce(
+        (n, b) => n + metric(prefix, b, 'slipstream_redirects_skipped_total', { reason: 'bi_busy' }),
+        0,
+      );
+    type Got = { bytes?: number; status?: number; error?: string };
+    const first = async (p: number): Promise<void> => {
+      // Long enough (20 MB) to be bypassed before it ends.
+      const r = await client<Got>(prefix, 'c1', 'bytes', '198.19.0.10', '80', '20000000', String(p));
+      expect(r, `first flow from port ${p}`).toMatchObject({ bytes: 20_000_000 });
+    };
+    // The held handshake makes the second flow bypassed before its first ACK, if its redirect is accepted.
+    const second = (p: number): Promise<Got> =>
+      client<Got>(prefix, 'c1', 'http', '198.19.0.50', '80', '/', String(p));
+
+    // 1. Right after the first flow: its `ri` still rewrites to 198.19.0.10, and its `bi` too until the
+    // release is through.
+    const c0 = conflicts();
+    const b0 = busy();
+    for (const p of ports.slice(0, 9)) {
+      await first(p);
+      expect(await second(p), `second flow from port ${p}`).toMatchObject({ status: 200 });
+    }
+    // With three backends, some pairs met on the same one: their backend sent no redirect, or the client
+    // refused it.
+    expect(conflicts() - c0 + busy() - b0).toBeGreaterThan(0);
+
+    // 2. Releases lost (dropped on c1 by a rule of the test's own): the backends' `bi` stays, the client's
+    // `ri` goes after its grace period, and the second flow's client accepts whatever it is offered.
+    nsRun(prefix, 'c1', [
+      'nft',
+      'add table ip lost; add chain ip lost o { type filter hook output priority 0; }',
+    ]);
+    nsRun(prefix, 'c1', ['nft', 'add rule ip lost o udp dport 4791 @th,96,8 3 counter drop']);
+    try {
+      const b1 = busy();
+      for (const p of ports.slice(9)) await first(p);
+      await sleep(6500);
+      for (const p of ports.slice(9))
+        expect(await second(p), `second flow from port ${p}, release lost`).toMatchObject({ status: 200 });
+      expect(nsRun(prefix, 'c1', ['nft', 'list chain ip lost o'])).not.toMatch(/packets 0 /);
+      expect(busy() - b1).toBeGreaterThan(0);
+    } finally {
+      nsRun(prefix, 'c1', ['nft', 'delete table ip lost']);
+    }
+  });
+
   it('short connections leave no entries: ended ones are removed, ones over before their redirect are refused', async () => {
     const c = (name: string, labels: Record<string, string> = {}): number =>
       metric(prefix, 'c1', name, labels);
