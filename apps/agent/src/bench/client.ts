@@ -10,6 +10,8 @@
  *   mixed  --host H --port P [--seconds 10] [--bulk 2] [--keepalive 4] [--short 4] [--bulk-bytes 50000000]
  *   flood  --host H --port P [--seconds 5] [--concurrency 32] [--hold 0] TCP connects as fast as possible,
  *                                                                        each closed after --hold ms
+ *   setup  --host H --port P [--count 300] [--gap-ms 2]                  one HTTP GET per new connection, one
+ *                                                                        at a time: connect and whole-request times
  */
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
@@ -40,6 +42,7 @@ function parseCli() {
         'settle-ms': { type: 'string' },
         rate: { type: 'string' },
         hold: { type: 'string' },
+        'gap-ms': { type: 'string' },
       },
     });
   } catch (err) {
@@ -266,7 +269,50 @@ async function flood(): Promise<object> {
   return { opened, failed, seconds: (Date.now() - t0) / 1000, errors };
 }
 
-const modes: Record<string, () => Promise<object>> = { rr, short, mixed, flood };
+/** Connection setup as an application sees it: connect, then GET / on that connection until it closes. */
+async function setup(): Promise<object> {
+  const count = int('count', 300, 1, 100_000);
+  const gapMs = int('gap-ms', 2, 0, 10_000);
+  const connectMs: number[] = [];
+  const requestMs: number[] = [];
+  const errors: string[] = [];
+  const once = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      let t1 = 0;
+      const s = connect({ host, port });
+      s.setTimeout(IO_TIMEOUT_MS, () => s.destroy(new Error('timed out')));
+      s.once('connect', () => {
+        t1 = performance.now();
+        s.write(`GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      });
+      s.resume();
+      s.once('end', () => {
+        connectMs.push(t1 - t0);
+        requestMs.push(performance.now() - t0);
+        s.destroy();
+        resolve();
+      });
+      s.once('error', reject);
+    });
+  for (let i = 0; i < count; i++) {
+    await once().catch((err: Error) => {
+      if (errors.length < 5) errors.push(err.message);
+    });
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return {
+    samples: connectMs.length,
+    failed: count - connectMs.length,
+    connectP50Ms: percentile(connectMs, 50),
+    connectP99Ms: percentile(connectMs, 99),
+    requestP50Ms: percentile(requestMs, 50),
+    requestP99Ms: percentile(requestMs, 99),
+    errors,
+  };
+}
+
+const modes: Record<string, () => Promise<object>> = { rr, short, mixed, flood, setup };
 const mode = modes[positionals[0] ?? ''];
 if (!mode) die(`mode must be one of ${Object.keys(modes).join(', ')}`);
 mode().then(

@@ -43,7 +43,9 @@ import {
   renderTable,
   resultRows,
   type BenchResults,
+  type MixedRun,
   type PathFigures,
+  type SetupFigures,
   type PathName,
   type TtbFigures,
 } from './stats.js';
@@ -192,6 +194,71 @@ async function client<T>(
   if (r.code !== 0)
     throw new Error(`${mode} to ${ep.host}:${ep.port} failed: ${firstLine(r.stderr) || `exit ${r.code}`}`);
   return JSON.parse(firstLine(r.stdout)) as T;
+}
+
+/** Connection setup rounds: one HTTP GET per new connection, one at a time, alternating the two VIPs. */
+const SETUP_ROUNDS = 3;
+
+/**
+ * What a handshake hold costs an application: connect and whole-request times of one-at-a-time short
+ * connections to the same service without and with a hold, in alternating rounds (a noisy machine
+ * drifts; interleaving shares the drift). Medians of the rounds' percentiles.
+ */
+async function measureSetup(
+  c: LabHost,
+  plain: Endpoint,
+  hold: Endpoint & { holdMs: number },
+): Promise<NonNullable<BenchResults['setup']>> {
+  const count = Q ? 100 : 300;
+  log(
+    `connection setup: ${SETUP_ROUNDS} x ${count} short HTTP connections one at a time from ${c.name}, ${plain.host}:${plain.port} (no hold) and ${hold.host}:${hold.port} (hold ${hold.holdMs} ms) in turn`,
+  );
+  const runs: Record<'plain' | 'hold', SetupFigures[]> = { plain: [], hold: [] };
+  const errors: string[] = [];
+  for (let i = 0; i < SETUP_ROUNDS; i++) {
+    for (const [k, ep] of [
+      ['plain', plain],
+      ['hold', hold],
+    ] as const) {
+      checkAbort();
+      try {
+        const r = await client<SetupFigures & { errors: string[] }>(
+          c.netns,
+          'setup',
+          ep,
+          ['--count', String(count)],
+          120_000,
+        );
+        runs[k].push(r);
+        if (r.failed > 0) errors.push(`${k}: ${r.failed} connections failed: ${r.errors.join('; ')}`);
+      } catch (err) {
+        errors.push(`${k}: ${(err as Error).message}`);
+      }
+    }
+  }
+  const med = (xs: SetupFigures[]): SetupFigures => {
+    const m = (f: (x: SetupFigures) => number | null): number | null =>
+      median(xs.map(f).filter((v): v is number => v !== null));
+    return {
+      samples: xs.reduce((a, x) => a + x.samples, 0),
+      failed: xs.reduce((a, x) => a + x.failed, 0),
+      connectP50Ms: m((x) => x.connectP50Ms),
+      connectP99Ms: m((x) => x.connectP99Ms),
+      requestP50Ms: m((x) => x.requestP50Ms),
+      requestP99Ms: m((x) => x.requestP99Ms),
+    };
+  };
+  const out = {
+    holdMs: hold.holdMs,
+    rounds: SETUP_ROUNDS,
+    plain: med(runs.plain),
+    hold: med(runs.hold),
+    errors,
+  };
+  const show = (f: SetupFigures): string =>
+    `connect p50/p99 ${f.connectP50Ms?.toFixed(2)}/${f.connectP99Ms?.toFixed(2)} ms, request ${f.requestP50Ms?.toFixed(2)}/${f.requestP99Ms?.toFixed(2)} ms`;
+  log(`  no hold: ${show(out.plain)}; hold: ${show(out.hold)}`);
+  return out;
 }
 
 const SCRAPE =
@@ -453,58 +520,73 @@ async function measure(startedAt: string): Promise<number> {
     ttbPaced.push({ ratePerSec: rate, ...(await measureTtb(count, ['--rate', String(rate)])) });
   }
 
-  checkAbort();
-  const mixed: BenchResults['mixed'] = {
-    seconds: CFG.mixedSeconds,
-    directPackets: 0,
-    muxPackets: 0,
-    share: null,
-    requests: 0,
-    errors: [],
-  };
-  log(
-    `mixed workload: bulk + keep-alive + short connections from ${clients.length} clients for ${CFG.mixedSeconds} s`,
-  );
-  try {
-    const before = await Promise.all(clients.map(scrape));
-    const outs = await Promise.all(
-      clients.map((c) =>
-        client<{ requests: number; errors: string[] }>(
-          c.netns,
-          'mixed',
-          t.http,
-          ['--seconds', String(CFG.mixedSeconds), '--bulk', '2', '--keepalive', '4', '--short', '4'],
-          (CFG.mixedSeconds + 90) * 1000,
-        ),
-      ),
-    );
-    await new Promise((res) => setTimeout(res, 500));
-    const after = await Promise.all(clients.map(scrape));
-    for (const [i, o] of outs.entries()) {
-      mixed.requests += o.requests;
-      if (o.errors.length > 0) mixed.errors.push(`${clients[i]!.name}: ${o.errors.join('; ')}`);
-    }
-    for (let i = 0; i < clients.length; i++) {
-      const d = deltaSamples(before[i]!, after[i]!);
-      if (!hasSamples(d, 'slipstream_packets_total', vipFilter)) {
-        mixed.errors.push(
-          `${clients[i]!.name}: no slipstream_packets_total for the bypass VIPs (vip labels seen: ${labelValues(d, 'slipstream_packets_total', 'vip').join(',') || 'none'})`,
-        );
-      }
-      mixed.directPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'direct' });
-      mixed.muxPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'mux' });
-      mixed.newFlows =
-        (mixed.newFlows ?? 0) + sumSamples(d, 'slipstream_flows_total', { ...vipFilter, role: 'client' });
-    }
-    const total = mixed.directPackets + mixed.muxPackets;
-    mixed.share = total > 0 ? mixed.directPackets / total : null;
+  /** The mixed workload from every client at once against one HTTP VIP; share from the clients' counters. */
+  const runMixed = async (target: Endpoint, label: string): Promise<MixedRun> => {
+    const m: MixedRun = {
+      seconds: CFG.mixedSeconds,
+      directPackets: 0,
+      muxPackets: 0,
+      share: null,
+      requests: 0,
+      errors: [],
+    };
     log(
-      `  ${mixed.requests} HTTP requests; direct ${mixed.directPackets} pkts, mux ${mixed.muxPackets} pkts`,
+      `mixed workload${label}: bulk + keep-alive + short connections from ${clients.length} clients for ${CFG.mixedSeconds} s -> ${target.host}:${target.port}`,
     );
-  } catch (err) {
-    mixed.errors.push((err as Error).message);
-    log(`  ${(err as Error).message}`);
-  }
+    try {
+      const before = await Promise.all(clients.map(scrape));
+      const outs = await Promise.all(
+        clients.map((c) =>
+          client<{ requests: number; errors: string[] }>(
+            c.netns,
+            'mixed',
+            target,
+            ['--seconds', String(CFG.mixedSeconds), '--bulk', '2', '--keepalive', '4', '--short', '4'],
+            (CFG.mixedSeconds + 90) * 1000,
+          ),
+        ),
+      );
+      await new Promise((res) => setTimeout(res, 500));
+      const after = await Promise.all(clients.map(scrape));
+      for (const [i, o] of outs.entries()) {
+        m.requests += o.requests;
+        if (o.errors.length > 0) m.errors.push(`${clients[i]!.name}: ${o.errors.join('; ')}`);
+      }
+      for (let i = 0; i < clients.length; i++) {
+        const d = deltaSamples(before[i]!, after[i]!);
+        if (!hasSamples(d, 'slipstream_packets_total', vipFilter)) {
+          m.errors.push(
+            `${clients[i]!.name}: no slipstream_packets_total for the bypass VIPs (vip labels seen: ${labelValues(d, 'slipstream_packets_total', 'vip').join(',') || 'none'})`,
+          );
+        }
+        m.directPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'direct' });
+        m.muxPackets += sumSamples(d, 'slipstream_packets_total', { ...vipFilter, path: 'mux' });
+        m.newFlows =
+          (m.newFlows ?? 0) + sumSamples(d, 'slipstream_flows_total', { ...vipFilter, role: 'client' });
+      }
+      const total = m.directPackets + m.muxPackets;
+      m.share = total > 0 ? m.directPackets / total : null;
+      log(`  ${m.requests} HTTP requests; direct ${m.directPackets} pkts, mux ${m.muxPackets} pkts`);
+    } catch (err) {
+      m.errors.push((err as Error).message);
+      log(`  ${(err as Error).message}`);
+    }
+    return m;
+  };
+
+  checkAbort();
+  const mixed: BenchResults['mixed'] = await runMixed(t.http, ' (no handshake hold)');
+  let mixedHold: BenchResults['mixedHold'];
+  let setup: BenchResults['setup'];
+  if (t.httpHold) {
+    checkAbort();
+    mixedHold = {
+      ...(await runMixed(t.httpHold, `, handshake hold ${t.httpHold.holdMs} ms`)),
+      holdMs: t.httpHold.holdMs,
+    };
+    checkAbort();
+    setup = await measureSetup(c1, t.http, t.httpHold);
+  } else log('mixed workload with a handshake hold: skipped, the lab has no HTTP VIP with one');
 
   // The same kinds one at a time from one client, to show which of them the mux packets come from.
   mixed.kinds = [];
@@ -623,6 +705,8 @@ async function measure(startedAt: string): Promise<number> {
     timeToBypass: ttb,
     timeToBypassPaced: ttbPaced,
     mixed,
+    ...(mixedHold ? { mixedHold } : {}),
+    ...(setup ? { setup } : {}),
     flowRate,
     churn,
   };
@@ -633,6 +717,8 @@ async function measure(startedAt: string): Promise<number> {
     ...ttb.errors.map((e) => `time-to-bypass: ${e}`),
     ...ttbPaced.flatMap((p) => p.errors.map((e) => `time-to-bypass at ${p.ratePerSec}/s: ${e}`)),
     ...mixed.errors.map((e) => `mixed: ${e}`),
+    ...(mixedHold?.errors ?? []).map((e) => `mixed with hold: ${e}`),
+    ...(setup?.errors ?? []).map((e) => `connection setup: ${e}`),
     ...flowRate.errors.map((e) => `flow rate: ${e}`),
     ...churn.errors.map((e) => `churn: ${e}`),
   ];

@@ -17,6 +17,8 @@ export interface LabVip {
   port: number;
   service: 'http' | 'iperf' | 'tcp-echo' | 'udp-echo';
   bypass: boolean;
+  /** Backends hold each SYN-ACK up to this long for the bypass (0 or absent: no hold). */
+  handshakeHoldMs?: number;
   /** Not in the contract; when the lab adds it, the direct path uses it instead of the VIP port. */
   backendPort?: number;
 }
@@ -97,6 +99,7 @@ export function parseLabStatus(text: string): LabStatus {
       bypass: o.bypass,
     };
     if (typeof o.backendPort === 'number') out.backendPort = o.backendPort;
+    if (typeof o.handshakeHoldMs === 'number') out.handshakeHoldMs = o.handshakeHoldMs;
     return out;
   });
   return {
@@ -119,6 +122,8 @@ export interface BenchTargets {
   iperf: { direct: Endpoint; mux: Endpoint; bypass: Endpoint };
   echo: { direct: Endpoint; mux: Endpoint; bypass: Endpoint };
   http: Endpoint;
+  /** An HTTP VIP whose backends hold handshakes (absent: the lab has none). */
+  httpHold?: Endpoint & { holdMs: number };
   /** Every bypass-enabled VIP, for filtering the client counters. */
   bypassVips: LabVip[];
   directBackend: LabHost;
@@ -141,7 +146,13 @@ export function selectTargets(s: LabStatus): BenchTargets {
   const iperfMux = find('iperf', false);
   const echoBypass = find('tcp-echo', true);
   const echoMux = find('tcp-echo', false);
-  const httpBypass = find('http', true);
+  const httpBypass = s.vips.find(
+    (x) => x.protocol === 'tcp' && x.service === 'http' && x.bypass && !x.handshakeHoldMs,
+  );
+  if (!httpBypass) missing.push('a TCP VIP with bypass enabled serving http');
+  const httpHold = s.vips.find(
+    (x) => x.protocol === 'tcp' && x.service === 'http' && x.bypass && (x.handshakeHoldMs ?? 0) > 0,
+  );
   const clients = s.hosts.filter((h) => h.kind === 'client');
   const backend = s.hosts.find((h) => h.kind === 'backend');
   if (clients.length === 0) missing.push('a client host');
@@ -157,6 +168,7 @@ export function selectTargets(s: LabStatus): BenchTargets {
     iperf: { direct: direct(iperfBypass), mux: ep(iperfMux), bypass: ep(iperfBypass) },
     echo: { direct: direct(echoBypass), mux: ep(echoMux), bypass: ep(echoBypass) },
     http: ep(httpBypass),
+    ...(httpHold ? { httpHold: { ...ep(httpHold), holdMs: httpHold.handshakeHoldMs ?? 0 } } : {}),
     bypassVips: s.vips.filter((v) => v.bypass),
     directBackend: backend,
   };

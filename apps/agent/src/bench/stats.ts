@@ -82,25 +82,18 @@ export interface BenchResults {
    * offered load, apart from the queueing of a saturated 2-core machine.
    */
   timeToBypassPaced?: (TtbFigures & { ratePerSec: number })[];
-  mixed: {
-    seconds: number;
-    directPackets: number;
-    muxPackets: number;
-    share: number | null;
-    requests: number;
-    /**
-     * New flows the clients opened to the bypass VIPs (their agents' kernel counters). A flow's first
-     * packet always crosses the mux (only the mux can pick its backend), so 1 - newFlows / packets is
-     * the highest share any redirect could reach for this mix.
-     */
-    newFlows?: number;
-    errors: string[];
+  /** The mixed workload against a VIP without a handshake hold. */
+  mixed: MixedRun & {
     /**
      * Each kind of flow of the mix alone, from one client: where the mux packets come from. A flow's
      * first packets reach the backend through the mux before any redirect can come back.
      */
     kinds?: MixedKind[];
   };
+  /** The same workload against the same service behind a VIP whose backends hold handshakes. */
+  mixedHold?: MixedRun & { holdMs: number };
+  /** What the hold costs connection setup (bench client `setup`, medians of alternating rounds). */
+  setup?: { holdMs: number; rounds: number; plain: SetupFigures; hold: SetupFigures; errors: string[] };
   flowRate: {
     seconds: number;
     flowsOpened: number;
@@ -123,6 +116,30 @@ export interface BenchResults {
     leftAfterS: number;
     errors: string[];
   };
+}
+
+export interface MixedRun {
+  seconds: number;
+  directPackets: number;
+  muxPackets: number;
+  share: number | null;
+  requests: number;
+  /**
+   * New flows the clients opened to the bypass VIPs (their agents' kernel counters). A flow's first
+   * packet always crosses the mux (only the mux can pick its backend), so 1 - newFlows / packets is
+   * the highest share any redirect could reach for this mix.
+   */
+  newFlows?: number;
+  errors: string[];
+}
+
+export interface SetupFigures {
+  samples: number;
+  failed: number;
+  connectP50Ms: number | null;
+  connectP99Ms: number | null;
+  requestP50Ms: number | null;
+  requestP99Ms: number | null;
 }
 
 export interface TtbFigures {
@@ -230,26 +247,8 @@ export function resultRows(r: BenchResults): Row[] {
       verdict: '',
     });
   }
-  rows.push({
-    metric: `mixed workload bypass share (${r.mixed.seconds} s)`,
-    value:
-      r.mixed.share === null
-        ? '-'
-        : `${(r.mixed.share * 100).toFixed(1)} % (${r.mixed.directPackets}/${r.mixed.directPackets + r.mixed.muxPackets} pkts)`,
-    vsDirect: '',
-    target: `>= ${TARGETS.mixedShareMin * 100} %`,
-    verdict: judge(r.mixed.share, (v) => v >= TARGETS.mixedShareMin),
-  });
-  const mixedTotal = r.mixed.directPackets + r.mixed.muxPackets;
-  if (r.mixed.newFlows !== undefined && mixedTotal > 0) {
-    rows.push({
-      metric: '  ceiling: only first packets via mux',
-      value: `${((1 - r.mixed.newFlows / mixedTotal) * 100).toFixed(1)} % (${r.mixed.newFlows} new flows)`,
-      vsDirect: '',
-      target: '',
-      verdict: '',
-    });
-  }
+  if (r.mixedHold) rows.push(...mixedRows(r.mixedHold, `handshake hold ${r.mixedHold.holdMs} ms`, true));
+  rows.push(...mixedRows(r.mixed, 'no handshake hold', r.mixedHold === undefined));
   for (const k of r.mixed.kinds ?? []) {
     const total = k.directPackets + k.muxPackets;
     rows.push({
@@ -259,6 +258,23 @@ export function resultRows(r: BenchResults): Row[] {
           ? '-'
           : `${((k.directPackets / total) * 100).toFixed(1)} % (${k.muxPackets}/${total} pkts via mux)`,
       vsDirect: k.units > 0 ? `${(k.muxPackets / k.units).toFixed(2)} mux pkts/${KIND_UNIT[k.kind]}` : '',
+      target: '',
+      verdict: '',
+    });
+  }
+  if (r.setup) {
+    const { plain, hold, holdMs } = r.setup;
+    rows.push({
+      metric: `connection setup, hold ${holdMs} ms vs none: connect p50 / p99`,
+      value: `${fmt(hold.connectP50Ms, 2)} / ${fmt(hold.connectP99Ms, 2, ' ms')}`,
+      vsDirect: `none: ${fmt(plain.connectP50Ms, 2)} / ${fmt(plain.connectP99Ms, 2, ' ms')}`,
+      target: '',
+      verdict: '',
+    });
+    rows.push({
+      metric: `  one GET per connection: p50 / p99`,
+      value: `${fmt(hold.requestP50Ms, 2)} / ${fmt(hold.requestP99Ms, 2, ' ms')}`,
+      vsDirect: `none: ${fmt(plain.requestP50Ms, 2)} / ${fmt(plain.requestP99Ms, 2, ' ms')} (${fmtRatio(ratio(hold.requestP50Ms, plain.requestP50Ms))} p50)`,
       target: '',
       verdict: '',
     });
@@ -291,6 +307,30 @@ export function resultRows(r: BenchResults): Row[] {
     target: '',
     verdict: '',
   });
+  return rows;
+}
+
+/** The share row of one mixed run (judged or not) and its ceiling. */
+function mixedRows(m: MixedRun, what: string, judged: boolean): Row[] {
+  const total = m.directPackets + m.muxPackets;
+  const rows: Row[] = [
+    {
+      metric: `mixed workload bypass share, ${what} (${m.seconds} s)`,
+      value: m.share === null ? '-' : `${(m.share * 100).toFixed(1)} % (${m.directPackets}/${total} pkts)`,
+      vsDirect: '',
+      target: judged ? `>= ${TARGETS.mixedShareMin * 100} %` : '',
+      verdict: judged ? judge(m.share, (v) => v >= TARGETS.mixedShareMin) : '',
+    },
+  ];
+  if (m.newFlows !== undefined && total > 0) {
+    rows.push({
+      metric: '  ceiling: only first packets via mux',
+      value: `${((1 - m.newFlows / total) * 100).toFixed(1)} % (${m.newFlows} new flows)`,
+      vsDirect: total > 0 && m.newFlows > 0 ? `${(m.muxPackets / m.newFlows).toFixed(2)} mux pkts/flow` : '',
+      target: '',
+      verdict: '',
+    });
+  }
   return rows;
 }
 

@@ -109,6 +109,14 @@ describe('lab status', () => {
     expect(vipLabelCandidates(t.bypassVips)).not.toContain('bulk-mux');
   });
 
+  it('picks an HTTP VIP with a handshake hold apart from the plain one', () => {
+    const hold = { ...vip('web-hold', 80, 'http', true, '198.19.0.50'), handshakeHoldMs: 10 };
+    const t = selectTargets(parseLabStatus(JSON.stringify({ ...status, vips: [hold, ...status.vips] })));
+    expect(t.http).toEqual({ host: '198.19.0.10', port: 80 });
+    expect(t.httpHold).toEqual({ host: '198.19.0.50', port: 80, holdMs: 10 });
+    expect(selectTargets(parseLabStatus(JSON.stringify(status))).httpHold).toBeUndefined();
+  });
+
   it('says exactly which VIPs are missing', () => {
     const s = { ...status, vips: status.vips.slice(0, 3) };
     expect(() => selectTargets(parseLabStatus(JSON.stringify(s)))).toThrow(
@@ -239,12 +247,63 @@ describe('result table', () => {
     expect(rows[i + 1]).toEqual({
       metric: '  ceiling: only first packets via mux',
       value: '94.0 % (600 new flows)',
-      vsDirect: '',
+      vsDirect: '1.67 mux pkts/flow',
       target: '',
       verdict: '',
     });
     const without = resultRows(results());
     expect(without.some((r) => r.metric.includes('ceiling'))).toBe(false);
+  });
+
+  it('judges the mixed share with a handshake hold when there is one, and shows what the hold costs', () => {
+    const run = (direct: number, mux: number) => ({
+      seconds: 10,
+      directPackets: direct,
+      muxPackets: mux,
+      share: direct / (direct + mux),
+      requests: 1,
+      newFlows: 100,
+      errors: [],
+    });
+    const setup = (c: number, r: number) => ({
+      samples: 900,
+      failed: 0,
+      connectP50Ms: c,
+      connectP99Ms: c * 4,
+      requestP50Ms: r,
+      requestP99Ms: r * 4,
+    });
+    const rows = resultRows(
+      results({
+        mixed: run(9100, 900),
+        mixedHold: { ...run(9600, 400), holdMs: 10 },
+        setup: { holdMs: 10, rounds: 3, plain: setup(0.2, 0.9), hold: setup(0.8, 1.35), errors: [] },
+      }),
+    );
+    const by = (prefix: string) => rows.find((r) => r.metric.startsWith(prefix))!;
+    expect(by('mixed workload bypass share, handshake hold 10 ms')).toMatchObject({
+      value: '96.0 % (9600/10000 pkts)',
+      target: '>= 95 %',
+      verdict: 'PASS',
+    });
+    expect(by('mixed workload bypass share, no handshake hold')).toMatchObject({
+      value: '91.0 % (9100/10000 pkts)',
+      target: '',
+      verdict: '',
+    });
+    expect(by('connection setup, hold 10 ms vs none')).toMatchObject({
+      value: '0.80 / 3.20 ms',
+      vsDirect: 'none: 0.20 / 0.80 ms',
+    });
+    expect(by('  one GET per connection')).toMatchObject({
+      value: '1.35 / 5.40 ms',
+      vsDirect: 'none: 0.90 / 3.60 ms (1.50x p50)',
+    });
+    expect(overallVerdict(rows)).toBe('PASS');
+    // Without a hold run the plain run is the judged one.
+    expect(
+      resultRows(results({ mixed: run(9100, 900) })).find((r) => r.metric.startsWith('mixed workload')),
+    ).toMatchObject({ verdict: 'MISS' });
   });
 
   it('shows time-to-bypass at paced rates after the flat-out figure, unjudged', () => {
