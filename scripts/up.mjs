@@ -201,7 +201,7 @@ async function main() {
     step('checking system packages');
     ensureAptPackages([
       ...(externalRedis ? [] : ['redis-server']),
-      ...(isRoot() ? ['nft', 'ip', 'iperf3'] : []),
+      ...(isRoot() ? ['nft', 'ip', 'iperf3', 'tcpdump'] : []),
     ]);
     ensureNodeModules();
   }

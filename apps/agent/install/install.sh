@@ -201,8 +201,11 @@ done
 missing=()
 command -v nft >/dev/null || missing+=(nftables)
 command -v ip >/dev/null || missing+=(iproute2)
+# tcpdump reads the kernel's flow log (NFLOG); iptables queues held SYN-ACKs (bypass.handshakeHoldMs).
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+command -v iptables >/dev/null || missing+=(iptables)
 if [ "${#missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null || die "install ${missing[*]} (the agent runs nft and ip), then re-run"
+  command -v apt-get >/dev/null || die "install ${missing[*]} (the agent runs nft, ip, tcpdump and iptables), then re-run"
   say "installing ${missing[*]} with apt-get"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } ||

@@ -1254,14 +1254,17 @@ export class Agent {
     const rl = createInterface({ input: p.stdout! });
     rl.on('line', (line) => this.onPacketLine(line));
     p.stderr!.on('data', () => undefined);
-    p.on('exit', (code) => {
+    const retry = (why: string, ms: number): void => {
       if (this.tcpdump !== p) return;
       this.tcpdump = null;
       if (!this.stopped) {
-        this.log(`tcpdump exited (${code}); restarting`);
-        setTimeout(() => this.ensureTcpdump(), 500).unref();
+        this.log(`tcpdump ${why}: no new flows or flow ends are seen until it runs; retrying`);
+        setTimeout(() => this.ensureTcpdump(), ms).unref();
       }
-    });
+    };
+    // Not installed (install.sh installs it): the data plane forwards, without bypass, until it is.
+    p.on('error', (err) => retry(`could not start (${err.message})`, 5000));
+    p.on('exit', (code) => retry(`exited (${code})`, 500));
   }
 
   /** A packet the kernel logged: a new flow from a mux, or the end of a bypassed TCP flow. */
