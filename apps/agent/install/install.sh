@@ -19,6 +19,8 @@ BUNDLE_SHA256='@@BUNDLE_SHA256@@'
 NODE_SHA256='@@NODE_SHA256@@'
 NODE_VERSION='@@NODE_VERSION@@'
 NODE_ARCH='@@NODE_ARCH@@'
+# The SYN-ACK hold helper, built with the agent for NODE_ARCH; empty when the API has none to serve.
+HOLD_SHA256='@@HOLD_SHA256@@'
 MIN_NODE_MAJOR=20
 UNIT_NAME=slipstream-agent.service
 
@@ -231,6 +233,16 @@ verify() {
 # Everything is downloaded and verified before a single file is written.
 fetch /agent/slipstream-agent.mjs "$TMP/slipstream-agent.mjs"
 verify "$TMP/slipstream-agent.mjs" "$BUNDLE_SHA256" "the agent bundle"
+HOLD=0
+if [ -z "$HOLD_SHA256" ]; then
+  say "the API has no SYN-ACK hold helper: VIPs asking for a handshake hold are served without one"
+elif [ "$(uname -m)" != "$NODE_ARCH" ]; then
+  say "the SYN-ACK hold helper is built for $NODE_ARCH, not $(uname -m): handshake holds are off on this host"
+else
+  fetch /agent/slipstream-synack-hold "$TMP/slipstream-synack-hold"
+  verify "$TMP/slipstream-synack-hold" "$HOLD_SHA256" "the SYN-ACK hold helper"
+  HOLD=1
+fi
 
 NODE_BIN=''
 if [ -n "$NODE_OPT" ]; then
@@ -263,6 +275,13 @@ else
 fi
 install -m 644 "$TMP/slipstream-agent.mjs" "$BUNDLE.new"
 mv -f "$BUNDLE.new" "$BUNDLE"
+# Next to the bundle, where the agent looks for it.
+if [ "$HOLD" = 1 ]; then
+  install -m 755 "$TMP/slipstream-synack-hold" "$OPT/lib/slipstream-synack-hold.new"
+  mv -f "$OPT/lib/slipstream-synack-hold.new" "$OPT/lib/slipstream-synack-hold"
+else
+  rm -f "$OPT/lib/slipstream-synack-hold"
+fi
 
 {
   echo "# written by the Slipstream installer; re-run it to change these"

@@ -1,8 +1,9 @@
 // Builds what `GET /install.sh` hands to a host: the agent as one ES module (no node_modules needed on the
-// host, Node >= 20 runs it), its sha256, and the installer template. The API serves this folder as is
+// host, Node >= 20 runs it), its sha256, the installer template, and the SYN-ACK hold helper when the
+// build made one (scripts/build-native.mjs runs first). The API serves this folder as is
 // (SLIPSTREAM_AGENT_BUNDLE_DIR, default apps/agent/dist/bundle).
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -30,4 +31,7 @@ const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
 writeFileSync(join(out, 'slipstream-agent.mjs.sha256'), `${sha}  slipstream-agent.mjs\n`);
 writeFileSync(join(out, 'version'), `${version}\n`);
 copyFileSync(join(root, 'install', 'install.sh'), join(out, 'install.sh'));
+const helper = join(root, 'dist', 'native', 'slipstream-synack-hold');
+if (existsSync(helper)) copyFileSync(helper, join(out, 'slipstream-synack-hold'));
+else rmSync(join(out, 'slipstream-synack-hold'), { force: true });
 console.log(`bundle: ${file} sha256 ${sha}`);

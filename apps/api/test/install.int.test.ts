@@ -2,11 +2,11 @@
 // of exactly the bytes the bundle and Node endpoints serve. Needs the agent's build (apps/agent/dist/bundle).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUNDLE_DIR } from '../src/install/artifacts.js';
+import { DEFAULT_BUNDLE_DIR, HOLD_HELPER_FILE } from '../src/install/artifacts.js';
 import { type TestApi, expectProblem, startApi } from './helpers.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -60,6 +60,41 @@ describe('agent install endpoints', () => {
       writeFileSync(join(dir, 'install.sh'), text);
       execFileSync('bash', ['-n', join(dir, 'install.sh')]);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The agent's build makes the helper when a C compiler is there (npm test installs one as root).
+  it.skipIf(!existsSync(join(DEFAULT_BUNDLE_DIR, HOLD_HELPER_FILE)))(
+    "serves the agent build's SYN-ACK hold helper with the checksum the script embeds",
+    async () => {
+      const text = (await get(api, '/install.sh')).body;
+      const res = await get(api, '/agent/slipstream-synack-hold');
+      expect(res.statusCode).toBe(200);
+      const sum = sha256(res.rawPayload);
+      expect(sum).toBe(sha256(readFileSync(join(DEFAULT_BUNDLE_DIR, HOLD_HELPER_FILE))));
+      expect(res.headers.etag).toBe(`"${sum}"`);
+      expect(embedded(text, 'HOLD_SHA256')).toBe(sum);
+      // An ELF executable, as built by the agent's build for this machine.
+      expect(res.rawPayload.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    },
+  );
+
+  it('without a hold helper in the build: the script fetches none and the route says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'no-helper-'));
+    cpSync(DEFAULT_BUNDLE_DIR, dir, { recursive: true });
+    rmSync(join(dir, HOLD_HELPER_FILE), { force: true });
+    const bare = await startApi(
+      { CONFIG_PUBLISHER: 'none', SLIPSTREAM_AGENT_BUNDLE_DIR: dir },
+      api.databaseUrl,
+    );
+    try {
+      const text = String((await bare.call('GET', '/install.sh')).body);
+      expect(embedded(text, 'HOLD_SHA256')).toBe('');
+      expect(embedded(text, 'BUNDLE_SHA256')).toMatch(/^[0-9a-f]{64}$/);
+      expectProblem(await bare.call('GET', '/agent/slipstream-synack-hold'), 404, 'not-found');
+    } finally {
+      await bare.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

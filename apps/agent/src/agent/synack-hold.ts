@@ -34,13 +34,18 @@ export interface HoldStats {
 const ZERO: HoldStats = { held: 0, released: 0, expired: 0, passed: 0, early: 0 };
 
 /**
- * Where the build puts the helper: dist/native, next to dist/agent and dist/bundle (and, seen from the
- * sources a test runs, in ../../dist). SLIPSTREAM_SYNACK_HOLD_BIN overrides.
+ * Where the helper is: next to the bundle (dist/bundle, and where install.sh puts both), else dist/native
+ * next to dist/agent (and, seen from the sources a test runs, ../../dist). SLIPSTREAM_SYNACK_HOLD_BIN
+ * overrides.
  */
 export function defaultHelperPath(): string {
   if (process.env.SLIPSTREAM_SYNACK_HOLD_BIN) return process.env.SLIPSTREAM_SYNACK_HOLD_BIN;
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', 'native', HELPER), join(here, '..', '..', 'dist', 'native', HELPER)];
+  const candidates = [
+    join(here, HELPER),
+    join(here, '..', 'native', HELPER),
+    join(here, '..', '..', 'dist', 'native', HELPER),
+  ];
   return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
 }
 

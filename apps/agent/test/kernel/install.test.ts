@@ -124,6 +124,10 @@ describe.skipIf(!isRoot)('install.sh from the real API into lab namespaces', () 
       // The process is the installed bundle, not this checkout's dist.
       const cmdline = readFileSync(`/proc/${agentPid(prefix, h.name)}/cmdline`, 'utf8');
       expect(cmdline).toContain(join(root, 'opt', 'slipstream', 'lib', 'slipstream-agent.mjs'));
+      // The SYN-ACK hold helper this checkout built, next to the bundle (where the agent looks for it).
+      const helper = join(root, 'opt', 'slipstream', 'lib', 'slipstream-synack-hold');
+      expect(mode(helper)).toBe(0o755);
+      expect(readFileSync(helper).equals(readFileSync(join(bundleDir, 'slipstream-synack-hold')))).toBe(true);
     }
     const r = await client<{ status: number }>(prefix, 'c1', 'http', '198.19.0.10', '80');
     expect(r.status).toBe(200);

@@ -11,6 +11,8 @@ import { AppError, ErrorCode } from '../common/errors.js';
 export const DEFAULT_BUNDLE_DIR = resolve(import.meta.dirname, '..', '..', '..', 'agent', 'dist', 'bundle');
 
 export const BUNDLE_FILE = 'slipstream-agent.mjs';
+/** The agent's SYN-ACK hold helper (C, built for this machine), when the agent's build had a compiler. */
+export const HOLD_HELPER_FILE = 'slipstream-synack-hold';
 
 export interface Artifact {
   bytes: Buffer;
@@ -76,6 +78,16 @@ export class InstallArtifacts {
     return this.file(BUNDLE_FILE);
   }
 
+  /** The hold helper, or null when the agent was built without a C compiler. */
+  async holdHelper(): Promise<Artifact | null> {
+    try {
+      await stat(join(this.bundleDir, HOLD_HELPER_FILE));
+    } catch {
+      return null;
+    }
+    return this.file(HOLD_HELPER_FILE);
+  }
+
   async version(): Promise<string> {
     return (await this.file('version')).bytes.toString('utf8').trim();
   }
@@ -97,11 +109,12 @@ export class InstallArtifacts {
 
   /** The installer with this deployment's URL and the checksums of what it will download filled in. */
   async installScript(publicUrl: string): Promise<string> {
-    const [template, bundle, version, node] = await Promise.all([
+    const [template, bundle, version, node, helper] = await Promise.all([
       this.file('install.sh'),
       this.bundle(),
       this.version(),
       this.nodeRuntime(),
+      this.holdHelper(),
     ]);
     const values: Record<string, string> = {
       PUBLIC_URL: publicUrl,
@@ -110,6 +123,8 @@ export class InstallArtifacts {
       NODE_SHA256: node.sha256,
       NODE_VERSION: node.version,
       NODE_ARCH: node.arch,
+      // Empty: no helper to fetch (the host's agent then runs without handshake holds and says so).
+      HOLD_SHA256: helper?.sha256 ?? '',
     };
     return template.bytes.toString('utf8').replace(/@@([A-Z0-9_]+)@@/g, (m, k: string) => values[k] ?? m);
   }

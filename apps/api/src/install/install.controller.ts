@@ -64,6 +64,22 @@ export class InstallController {
     await res.header('content-type', 'text/javascript; charset=utf-8').send(b.bytes);
   }
 
+  @Get('agent/slipstream-synack-hold')
+  async holdHelper(@Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
+    const h = await this.artifacts.holdHelper();
+    if (!h)
+      throw new AppError(
+        ErrorCode.NotFound,
+        'the agent was built without its SYN-ACK hold helper (no C compiler)',
+      );
+    checksumHeaders(res, h.sha256);
+    if (notModified(req, h.sha256)) {
+      await res.status(304).send();
+      return;
+    }
+    await res.header('content-type', 'application/octet-stream').send(h.bytes);
+  }
+
   @Get('agent/node')
   async node(@Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
     const n = await this.artifacts.nodeRuntime();
