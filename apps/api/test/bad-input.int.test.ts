@@ -287,6 +287,18 @@ const CASES: Case[] = [
     opts: { body: bypass({ maxFlowsPerHost: 0 }) },
     status: 400,
   },
+  {
+    name: 'bypass handshakeHoldMs 51',
+    path: '/v1/vips',
+    opts: { body: bypass({ handshakeHoldMs: 51 }) },
+    status: 400,
+  },
+  {
+    name: 'bypass handshakeHoldMs -1',
+    path: '/v1/vips',
+    opts: { body: bypass({ handshakeHoldMs: -1 }) },
+    status: 400,
+  },
   { name: 'bypass enabled "yes"', path: '/v1/vips', opts: { body: bypass({ enabled: 'yes' }) }, status: 400 },
   {
     name: 'bypass unknown field',

@@ -175,6 +175,7 @@ describe('HTTP semantics', () => {
         sourceCidrs: ['198.18.0.0/24'],
         maxFlowsPerHost: 65536,
         idleTimeoutS: 120,
+        handshakeHoldMs: 0,
       });
       await api.call('PATCH', `/v1/vips/${v.body.id}`, { token, body: { bypass: { enabled: false } } });
       await api.call('DELETE', `/v1/vips/${v.body.id}`, { token });

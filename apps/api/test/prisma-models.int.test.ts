@@ -153,6 +153,7 @@ describe('Prisma models against the migrated schema', () => {
       bypassSourceCidrs: [],
       bypassMaxFlowsPerHost: 65536,
       bypassIdleTimeoutS: 120,
+      bypassHandshakeHoldMs: 0,
     });
     const vip2 = await prisma.vip.create({
       data: {
@@ -168,9 +169,11 @@ describe('Prisma models against the migrated schema', () => {
         bypassSourceCidrs: ['10.0.0.0/8', '192.168.0.0/16'],
         bypassMaxFlowsPerHost: 10,
         bypassIdleTimeoutS: 5,
+        bypassHandshakeHoldMs: 10,
       },
     });
     expect(vip2.bypassSourceCidrs).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
+    expect(vip2.bypassHandshakeHoldMs).toBe(10);
 
     const jt = await prisma.joinToken.create({
       data: {

@@ -84,6 +84,7 @@ function bypassBody(fd: FormData) {
     sourceCidrs: list(fd, 'bypass.sourceCidrs'),
     maxFlowsPerHost: num(fd, 'bypass.maxFlowsPerHost'),
     idleTimeoutS: num(fd, 'bypass.idleTimeoutS'),
+    handshakeHoldMs: num(fd, 'bypass.handshakeHoldMs'),
   });
 }
 

@@ -2,6 +2,7 @@
 // each agent gets, and the agent's own validator (run on these outputs in a test) is the contract.
 import {
   DEFAULT_ENCAP,
+  MAX_HANDSHAKE_HOLD_MS,
   type BackendSpec,
   type DesiredState,
   type ProbeSpec,
@@ -42,6 +43,8 @@ export interface CompileVip {
   bypassSourceCidrs: string[];
   bypassMaxFlowsPerHost: number;
   bypassIdleTimeoutS: number;
+  /** Absent in fixtures written before handshake holds: 0. */
+  bypassHandshakeHoldMs?: number;
   probe: CompileProbe;
   backends: CompileBackend[];
 }
@@ -146,6 +149,10 @@ function compileVip(v: CompileVip, warnings: string[], replyOwner: Map<string, s
       sourceCidrs: [...v.bypassSourceCidrs],
       maxFlowsPerHost: clamp(v.bypassMaxFlowsPerHost, 0, AGENT_MAX_FLOWS_PER_HOST),
       idleTimeoutS: clamp(v.bypassIdleTimeoutS, AGENT_MIN_IDLE_S, 86_400),
+      // Only when set: a state without it means no hold, and agents from before holds refuse the field.
+      ...(v.bypassHandshakeHoldMs
+        ? { handshakeHoldMs: clamp(v.bypassHandshakeHoldMs, 0, MAX_HANDSHAKE_HOLD_MS) }
+        : {}),
     },
     backends,
     probe: compileProbe(v.probe),

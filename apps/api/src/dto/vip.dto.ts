@@ -1,3 +1,4 @@
+import { MAX_HANDSHAKE_HOLD_MS } from '@slipstream/agent-protocol';
 import { z } from 'zod';
 import type { Vip } from '../generated/prisma/client.js';
 import { Cidr4, Ipv4, Name, Port, Timestamp, Uuid, pageOf, request, response } from './common.js';
@@ -11,6 +12,11 @@ const BypassFields = {
   sourceCidrs: z.array(Cidr4).max(256),
   maxFlowsPerHost: z.int().min(1).max(10_000_000),
   idleTimeoutS: IdleTimeout,
+  /**
+   * TCP: backends hold a new connection's SYN-ACK to an agent host up to this long (ms), until the client
+   * is bypassed, so the mux carries only the SYN; costs up to this much connection setup. 0: off.
+   */
+  handshakeHoldMs: z.int().min(0).max(MAX_HANDSHAKE_HOLD_MS),
 };
 
 export const BYPASS_DEFAULTS = {
@@ -18,6 +24,7 @@ export const BYPASS_DEFAULTS = {
   sourceCidrs: [],
   maxFlowsPerHost: 65_536,
   idleTimeoutS: 120,
+  handshakeHoldMs: 0,
 };
 
 export const BypassInput = request('BypassInput', z.object(BypassFields).partial().strict());
@@ -97,6 +104,7 @@ export function mapVip(v: Vip): VipDto {
       sourceCidrs: v.bypassSourceCidrs,
       maxFlowsPerHost: v.bypassMaxFlowsPerHost,
       idleTimeoutS: v.bypassIdleTimeoutS,
+      handshakeHoldMs: v.bypassHandshakeHoldMs,
     },
     version: v.version,
     createdAt: v.createdAt.toISOString(),
@@ -110,5 +118,6 @@ export function bypassColumns(b: Bypass) {
     bypassSourceCidrs: b.sourceCidrs,
     bypassMaxFlowsPerHost: b.maxFlowsPerHost,
     bypassIdleTimeoutS: b.idleTimeoutS,
+    bypassHandshakeHoldMs: b.handshakeHoldMs,
   };
 }

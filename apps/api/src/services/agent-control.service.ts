@@ -376,6 +376,7 @@ export class AgentControlService {
         bypassSourceCidrs: v.bypassSourceCidrs,
         bypassMaxFlowsPerHost: v.bypassMaxFlowsPerHost,
         bypassIdleTimeoutS: v.bypassIdleTimeoutS,
+        bypassHandshakeHoldMs: v.bypassHandshakeHoldMs,
         probe: {
           protocol: v.pool.probeProtocol,
           port: v.pool.probePort,

@@ -54,7 +54,13 @@ describe('config compiler', () => {
       poolId: 'd0000000-0000-4000-8000-000000000001',
       distribution: 'five-tuple',
       idleTimeoutS: 300,
-      bypass: { enabled: true, sourceCidrs: ['198.18.0.0/24'], maxFlowsPerHost: 65_536, idleTimeoutS: 120 },
+      bypass: {
+        enabled: true,
+        sourceCidrs: ['198.18.0.0/24'],
+        maxFlowsPerHost: 65_536,
+        idleTimeoutS: 120,
+        handshakeHoldMs: 7,
+      },
       backends: [
         { address: '198.18.0.21', port: 80, weight: 100, state: 'active', healthy: true },
         { address: '198.18.0.22', port: 80, weight: 0, state: 'draining', healthy: true },
@@ -77,6 +83,8 @@ describe('config compiler', () => {
     // Clamped into the agent's ranges.
     expect(dns!.idleTimeoutS).toBe(5);
     expect(dns!.bypass.maxFlowsPerHost).toBe(1_000_000);
+    // No hold: the field stays out (a state without it means none).
+    expect('handshakeHoldMs' in dns!.bypass).toBe(false);
     expect(warnings).toEqual([
       'vip c0000000-0000-4000-8000-000000000001: backend 198.18.0.21:80 skipped (host already in the pool)',
       'vip c0000000-0000-4000-8000-000000000003: backend 198.18.0.21:80 skipped (already serves tcp 10.100.0.1 for vip c0000000-0000-4000-8000-000000000001)',

@@ -80,6 +80,7 @@ export function twoVipTenant(): TenantConfig {
         bypassSourceCidrs: ['198.18.0.0/24'],
         bypassMaxFlowsPerHost: 65_536,
         bypassIdleTimeoutS: 120,
+        bypassHandshakeHoldMs: 7,
         probe: TCP_PROBE,
         backends: [
           { address: '198.18.0.21', port: 80, weight: 100, state: 'active', health: 'healthy' },

@@ -40,6 +40,7 @@ const vipRow = {
   bypassSourceCidrs: [],
   bypassMaxFlowsPerHost: 65536,
   bypassIdleTimeoutS: 120,
+  bypassHandshakeHoldMs: 0,
   version: 1,
   createdAt: now,
   updatedAt: now,
@@ -128,6 +129,7 @@ describe('VipService', () => {
       sourceCidrs: ['10.0.0.0/8'],
       maxFlowsPerHost: 65536,
       idleTimeoutS: 120,
+      handshakeHoldMs: 0,
     });
   });
 });

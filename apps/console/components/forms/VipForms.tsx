@@ -14,7 +14,13 @@ export interface VipValues {
   poolId: string;
   distribution: 'five-tuple' | 'source-ip';
   idleTimeoutS: number;
-  bypass: { enabled: boolean; sourceCidrs: string[]; maxFlowsPerHost: number; idleTimeoutS: number };
+  bypass: {
+    enabled: boolean;
+    sourceCidrs: string[];
+    maxFlowsPerHost: number;
+    idleTimeoutS: number;
+    handshakeHoldMs: number;
+  };
 }
 
 const PROTOCOLS = [
@@ -130,6 +136,14 @@ function BypassFields({ state, v }: { state: FormState; v: VipValues['bypass'] }
         defaultValue={v.idleTimeoutS}
         inputMode="numeric"
       />
+      <Field
+        name="bypass.handshakeHoldMs"
+        label="Handshake hold (ms, TCP)"
+        state={state}
+        defaultValue={v.handshakeHoldMs}
+        inputMode="numeric"
+        hint="0-50. Backends hold a new connection's SYN-ACK until the client is bypassed: the mux carries only the SYN, connection setup takes up to this much longer. 0: off."
+      />
     </>
   );
 }
@@ -144,7 +158,7 @@ export function CreateVipForm({ pools, idem }: { pools: { id: string; name: stri
     poolId: pools[0]?.id ?? '',
     distribution: 'five-tuple',
     idleTimeoutS: 300,
-    bypass: { enabled: true, sourceCidrs: [], maxFlowsPerHost: 65536, idleTimeoutS: 120 },
+    bypass: { enabled: true, sourceCidrs: [], maxFlowsPerHost: 65536, idleTimeoutS: 120, handshakeHoldMs: 0 },
   };
   return (
     <form key={state.at ?? 'initial'} action={action} className="form" aria-label="Create VIP">

@@ -331,17 +331,20 @@ describe('console', () => {
     const form = page.getByRole('form', { name: 'Bypass policy' });
     await form.locator('[id="f-bypass.sourceCidrs"]').fill('10.0.0.0/16, 192.168.0.0/24');
     await form.locator('[id="f-bypass.maxFlowsPerHost"]').fill('1000');
+    await form.locator('[id="f-bypass.handshakeHoldMs"]').fill('5');
     await form.getByRole('button', { name: 'Save bypass policy' }).click();
     await expect.poll(() => form.getByRole('status').innerText()).toContain('Bypass policy saved');
     const token = await apiLogin(owner.email, owner.password);
-    const vip = await api<{ bypass: { sourceCidrs: string[]; maxFlowsPerHost: number } }>(
-      `/v1/vips/${ids.vip}`,
-      { token },
-    );
+    const vip = await api<{
+      bypass: { sourceCidrs: string[]; maxFlowsPerHost: number; handshakeHoldMs: number };
+    }>(`/v1/vips/${ids.vip}`, { token });
     expect(vip.body.bypass).toMatchObject({
       sourceCidrs: ['10.0.0.0/16', '192.168.0.0/24'],
       maxFlowsPerHost: 1000,
+      handshakeHoldMs: 5,
     });
+    await reload(page);
+    expect(await form.locator('[id="f-bypass.handshakeHoldMs"]').inputValue()).toBe('5');
   });
 
   it('creates an API key whose secret is shown once and works against the API', async () => {

@@ -736,12 +736,14 @@ export interface components {
       sourceCidrs: string[];
       maxFlowsPerHost: number;
       idleTimeoutS: number;
+      handshakeHoldMs: number;
     };
     BypassInput: {
       enabled?: boolean;
       sourceCidrs?: string[];
       maxFlowsPerHost?: number;
       idleTimeoutS?: number;
+      handshakeHoldMs?: number;
     };
     BypassKey: {
       keyId: string;

@@ -131,6 +131,8 @@ export default async function VipPage({
               <dd>{vip.bypass.maxFlowsPerHost}</dd>
               <dt>Idle timeout</dt>
               <dd>{vip.bypass.idleTimeoutS} s</dd>
+              <dt>Handshake hold</dt>
+              <dd>{vip.bypass.handshakeHoldMs > 0 ? `${vip.bypass.handshakeHoldMs} ms` : 'off'}</dd>
             </dl>
           )}
         </div>
