@@ -1,7 +1,9 @@
 // slipstream-synack-hold: holds the SYN-ACKs the kernel queues to it (NFQUEUE) until the agent says the
 // client has its bypass entries, or the source's hold time runs out; then lets them go on unchanged.
-// It never drops a packet: every one it takes gets NF_ACCEPT, at the latest when its time is up or when
-// stdin closes (the agent went away). The agent runs one per host, feeding it lines on stdin:
+// It never drops a packet it can still answer for: every one it takes gets NF_ACCEPT, at the latest when
+// its time is up, when stdin closes (the agent went away), on SIGTERM/SIGINT, or before it exits on an
+// error. (Only a SIGKILL loses what it holds: the kernel drops a queue's packets when its reader goes, and
+// those clients get their SYN-ACK again from the server's retransmission, a second later.) The agent runs one per host, feeding it lines on stdin:
 //   cap <vip> <port> <ms>   hold SYN-ACKs from vip:port for at most ms (0: let them pass at once)
 //   r <client> <port>       the flow to client:port is bypassed (or will not be): let its SYN-ACK go
 //   s                       print "held N released N expired N passed N early N" on stdout
@@ -14,6 +16,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +38,9 @@ struct early { uint32_t dst; uint16_t dport; double at; };
 static struct held held[MAX_HELD];
 static struct cap caps[MAX_CAPS];
 static struct early early[EARLY];
-static int ncaps, nearly_ring, nheld;
+static int ncaps, nheld;
+static unsigned early_next;
+static volatile sig_atomic_t stop_signal;
 static int fd;
 static uint16_t qnum;
 static unsigned long s_held, s_released, s_expired, s_passed, s_early;
@@ -46,10 +51,20 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static void release_all(void);
+
 static void die(const char *what) {
-  fprintf(stderr, "slipstream-synack-hold: %s: %s\n", what, strerror(errno));
+  int err = errno;
+  fprintf(stderr, "slipstream-synack-hold: %s: %s\n", what, strerror(err));
+  static int dying;
+  if (!dying && fd > 0) {
+    dying = 1;  // release_all may fail too: once
+    release_all();
+  }
   exit(1);
 }
+
+static void on_signal(int sig) { stop_signal = sig; }
 
 static struct nlmsghdr *msg(char *buf, size_t size, int type, int flags) {
   memset(buf, 0, size);
@@ -94,10 +109,13 @@ static double cap_of(uint32_t src, uint16_t sport) {
 static void set_cap(uint32_t src, uint16_t sport, double ms) {
   for (int i = 0; i < ncaps; i++)
     if (caps[i].src == src && caps[i].sport == sport) {
-      caps[i].ms = ms;
+      if (ms > 0) caps[i].ms = ms;
+      else caps[i] = caps[--ncaps];  // 0: no hold, as for a source never named
       return;
     }
+  if (ms <= 0) return;
   if (ncaps < MAX_CAPS) caps[ncaps++] = (struct cap){src, sport, ms};
+  else fprintf(stderr, "slipstream-synack-hold: more than %d held sources; not holding for another\n", MAX_CAPS);
 }
 
 static void release(uint32_t dst, uint16_t dport) {
@@ -110,7 +128,10 @@ static void release(uint32_t dst, uint16_t dport) {
       s_released++;
       found = 1;
     }
-  if (!found) early[nearly_ring++ % EARLY] = (struct early){dst, dport, now_ms()};
+  if (!found) {
+    early[early_next] = (struct early){dst, dport, now_ms()};
+    early_next = (early_next + 1) % EARLY;
+  }
 }
 
 static void on_packet(struct nlmsghdr *m, double t) {
@@ -121,7 +142,7 @@ static void on_packet(struct nlmsghdr *m, double t) {
   struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA(m) + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
   while (left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= left) {
     int type = a->nla_type & NLA_TYPE_MASK;
-    if (type == NFQA_PACKET_HDR)
+    if (type == NFQA_PACKET_HDR && a->nla_len >= NLA_HDRLEN + sizeof(struct nfqnl_msg_packet_hdr))
       id = ntohl(((struct nfqnl_msg_packet_hdr *)((char *)a + NLA_HDRLEN))->packet_id);
     else if (type == NFQA_PAYLOAD) {
       pkt = (unsigned char *)a + NLA_HDRLEN;
@@ -206,6 +227,7 @@ static void on_line(char *line) {
     fprintf(stderr, "slipstream-synack-hold: ignored line: %s\n", line);
 }
 
+/** Lets everything go: what it holds, and what the kernel queued that it has not read yet. */
 static void release_all(void) {
   for (int i = 0; i < MAX_HELD; i++)
     if (held[i].used) {
@@ -214,6 +236,26 @@ static void release_all(void) {
       s_released++;
     }
   nheld = 0;
+  static char rx[65536];
+  for (;;) {
+    int len = recv(fd, rx, sizeof rx, MSG_DONTWAIT);
+    if (len <= 0) break;
+    for (struct nlmsghdr *m = (struct nlmsghdr *)rx; NLMSG_OK(m, len); m = NLMSG_NEXT(m, len)) {
+      if (m->nlmsg_type != PACKET_MSG) continue;
+      uint32_t id = 0;
+      int left = m->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg));
+      struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA(m) + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
+      for (; left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= left;
+           left -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+        if ((a->nla_type & NLA_TYPE_MASK) == NFQA_PACKET_HDR &&
+            a->nla_len >= NLA_HDRLEN + sizeof(struct nfqnl_msg_packet_hdr))
+          id = ntohl(((struct nfqnl_msg_packet_hdr *)((char *)a + NLA_HDRLEN))->packet_id);
+      if (id != 0) {
+        accept_packet(id);
+        s_passed++;
+      }
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -222,6 +264,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   qnum = (uint16_t)atoi(argv[1]);
+  // The agent gone mid-answer must not kill the helper (SIGPIPE); a stop lets everything go first.
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa_stop = {.sa_handler = on_signal};
+  sigaction(SIGTERM, &sa_stop, NULL);
+  sigaction(SIGINT, &sa_stop, NULL);
   fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
   if (fd < 0) die("netlink socket");
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
@@ -250,6 +297,10 @@ int main(int argc, char **argv) {
       if (held[i].used && held[i].until < next) next = held[i].until;
     int timeout = next > t ? (int)(next - t) + 1 : 0;
     if (poll(pfd, 2, timeout) < 0 && errno != EINTR) die("poll");
+    if (stop_signal) {
+      release_all();
+      return 0;
+    }
     t = now_ms();
     if (pfd[0].revents & POLLIN) {
       int len = recv(fd, rx, sizeof rx, MSG_DONTWAIT);

@@ -15,13 +15,9 @@ if (spawnSync('sh', ['-c', `command -v ${cc}`], { stdio: 'ignore' }).status !== 
   process.exit(0);
 }
 mkdirSync(dirname(out), { recursive: true });
-const r = spawnSync(
-  cc,
-  ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(root, 'native', 'synack-hold.c')],
-  {
-    stdio: 'inherit',
-  },
-);
+// Static: the API hands this binary to hosts (install.sh), whose C library may differ from this one's.
+const src = join(root, 'native', 'synack-hold.c');
+const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', out, src], { stdio: 'inherit' });
 if (r.status !== 0) {
   console.error(`native: ${cc} failed to build slipstream-synack-hold (exit ${r.status ?? r.signal})`);
   process.exit(1);

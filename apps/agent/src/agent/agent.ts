@@ -265,6 +265,8 @@ export class Agent {
    * replaces an element: a flow to another VIP on the same client and ports cannot be bypassed meanwhile.
    */
   private readonly biOwner = new Map<string, { k: string; vip: string }>();
+  /** When the agent last deleted a `bi` element, by key (recent ones only, see disownBi). */
+  private readonly biFreedAt = new Map<string, number>();
   private keys = new Map<string, Buffer>();
   private readonly client = new Map<string, ClientEntry>();
   private readonly backend = new Map<string, BackendEntry>();
@@ -275,6 +277,8 @@ export class Agent {
   /** Client entries per VIP, and `ri` element key -> forward key: O(1) policy checks per redirect. */
   private readonly clientCount = new Map<string, number>();
   private readonly riIndex = new Map<string, string>();
+  /** Client side: `ri` element keys of redirects being installed, with their flow (see onRedirect). */
+  private readonly riInstalling = new Map<string, string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
   /** Client side: FINs of flows with no entry yet (a RST counts as both), by client key; see onFlowEnd. */
   private readonly closed = new Map<string, { fin: number; at: number }>();
@@ -458,11 +462,12 @@ export class Agent {
     try {
       await applyPlan(plan, next.encap);
       this.state = next;
-      await this.hold.set(plan.holds);
     } finally {
       // A failed apply leaves rules of unknown vintage; the caller re-applies the last good state.
       if (this.state === next) this.rulesStableSince = Date.now();
     }
+    // Outside the window above: holds only delay SYN-ACKs, whatever state their rule is in.
+    await this.hold.set(plan.holds);
     this.keys = new Map(
       Object.entries(next.redirect.keys).map(([id, k]) => [
         keyRef(next.agent.tenantId, id),
@@ -741,20 +746,20 @@ export class Agent {
       }
     }
     const existing = this.client.get(k);
+    const rk = riKey({
+      backendHost: r.backendHost,
+      proto: f.protocol,
+      vport: f.vipPort,
+      cport: f.clientPort,
+    });
     if (!existing) {
       if (this.closedFin(k) === (FIN_OUT | FIN_IN)) return reject('flow_ended', r.nonce);
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
       // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would
-      // clash: while a flow of the other VIP has the element, and while an ended one's stays its grace
-      // period, rewriting to its own VIP (an install never replaces an element).
-      const rk = riKey({
-        backendHost: r.backendHost,
-        proto: f.protocol,
-        vport: f.vipPort,
-        cport: f.clientPort,
-      });
-      const other = this.riIndex.get(rk);
+      // clash: while a flow of the other VIP has the element or is installing it, and while an ended one's
+      // stays its grace period, rewriting to its own VIP (an install never replaces an element).
+      const other = this.riIndex.get(rk) ?? this.riInstalling.get(rk);
       if (other !== undefined && other !== k) return reject('conflict', r.nonce);
       const lingering = this.riDrops.get(rk);
       if (lingering !== undefined && lingering.vip !== f.vip) return reject('conflict', r.nonce);
@@ -763,6 +768,7 @@ export class Agent {
     }
     let done: (ok: boolean) => void = () => undefined;
     this.inflight.set(k, new Promise<boolean>((res) => (done = res)));
+    if (!existing) this.riInstalling.set(rk, k);
     try {
       await this.installClient(k, existing, vip, r, rinfo);
       trace('installed', tk);
@@ -771,6 +777,7 @@ export class Agent {
       done(false);
     } finally {
       this.inflight.delete(k);
+      if (this.riInstalling.get(rk) === k) this.riInstalling.delete(rk);
     }
     // Both FINs went by while the entries were being installed: the flow is over already.
     const e = this.client.get(k);
@@ -1037,7 +1044,10 @@ export class Agent {
           this.m.installs.inc({ side: 'backend', via: 'nft' });
         }
       } catch (err) {
+        // Replies keep the reply tunnel; the entry goes idle so it is forgotten (and its `bi` with it)
+        // instead of staying pending with no timer.
         this.log(`bo install failed for ${k}: ${(err as Error).message}`);
+        this.retire(k, e);
         return;
       }
     }
@@ -1061,7 +1071,7 @@ export class Agent {
       () => {
         if (this.backend.get(k) === e) {
           this.backend.delete(k);
-          this.disownBi(biKey(e), k);
+          this.disownBi(biKey(e), k, false);
           this.clearNonces(e);
           this.updateGauges();
         }
@@ -1182,8 +1192,15 @@ export class Agent {
   }
 
   /** The flow k's `bi` element is gone (deleted or expired): its ports are free for any VIP's flow. */
-  private disownBi(bi: string, k: string): void {
-    if (this.biOwner.get(bi)?.k === k) this.biOwner.delete(bi);
+  private disownBi(bi: string, k: string, deleted = true): void {
+    if (this.biOwner.get(bi)?.k !== k) return;
+    this.biOwner.delete(bi);
+    if (!deleted) return;
+    const now = Date.now();
+    this.biFreedAt.set(bi, now);
+    // Only the last second matters (NFLOG lag); the map is swept when it grows.
+    if (this.biFreedAt.size > 10_000)
+      for (const [key, at] of this.biFreedAt) if (now - at > 1000) this.biFreedAt.delete(key);
   }
 
   /**
@@ -1341,10 +1358,11 @@ export class Agent {
     seenMs: number,
     restarted = false,
   ): void {
+    // Every return without a redirect lets a held SYN-ACK go at once (a pending redirect's ack will).
     const st = this.state;
-    if (!st) return;
+    if (!st) return this.hold.release(client, cport);
     const vip = this.findVip(vipAddr, proto, vport);
-    if (!vip) return;
+    if (!vip) return this.hold.release(client, cport);
     const me = vip.backends.find((b) => b.address === st.agent.underlay);
     if (!me || me.state !== 'active') return this.hold.release(client, cport);
     const k = fkey(client, proto, cport, vipAddr, vport);
@@ -1352,7 +1370,8 @@ export class Agent {
     if (e) {
       // A packet from the mux for a flow we think is bypassed: the client lost its entry (or, for a TCP
       // SYN, this is a new connection reusing the tuple). Stop rewriting replies at once, then start over.
-      if (e.state === 'pending' || Date.now() - e.activeSince < 1000) return;
+      if (e.state === 'pending') return;
+      if (Date.now() - e.activeSince < 1000) return this.hold.release(client, cport);
       if (e.state === 'active' && proto === 'udp' && Date.now() - e.activeSince < 2000) return;
       void this.removeBackendEntry(k, e, true).then(() =>
         this.onNewFlow(client, cport, vipAddr, vport, proto, seenMs, true),
@@ -1361,26 +1380,36 @@ export class Agent {
     }
     this.m.flows.inc({ vip: vip.name, role: 'backend' });
     this.vipCounts(vip.id).flowsNew++;
-    // A backend the control plane holds unhealthy: clients would refuse the redirect anyway.
-    if (!vip.bypass.enabled || me.healthy === false) return this.hold.release(client, cport);
+    if (!vip.bypass.enabled) return this.hold.release(client, cport);
     if (vip.bypass.sourceCidrs.length > 0 && !vip.bypass.sourceCidrs.some((c) => cidrContains(c, client)))
       return this.hold.release(client, cport);
     const bi = biKey({ client, proto, cport, vport });
     const owner = this.biOwner.get(bi);
+    if (me.healthy === false) {
+      // A backend the control plane holds unhealthy: clients would refuse the redirect anyway. The kernel
+      // added `bi` all the same; unowned, it goes (it would otherwise stay its full timeout, unseen).
+      if (owner === undefined)
+        void this.deleter.delete({ set: 'bi', key: bi, stillWanted: () => !this.biOwner.has(bi) });
+      return this.hold.release(client, cport);
+    }
     let takeOver = false;
     if (owner !== undefined && owner.vip !== vipAddr) {
       const prev = this.backend.get(owner.k);
-      if (prev !== undefined && !prev.biReleased) {
+      if (prev === undefined || !prev.biReleased) {
         // The kernel's `bi` for these ports rewrites to another VIP whose flow may still send straight
-        // here (live, or ended without its client's release yet): this flow's packets would reach the
-        // wrong socket. It stays on the mux.
+        // here (live, ended without its client's release yet, or removed and in its grace period): this
+        // flow's packets would reach the wrong socket. It stays on the mux.
         this.m.redirectsSkipped.inc({ reason: 'bi_busy' });
         return this.hold.release(client, cport);
       }
-      // That flow is done with its `bi` (released or removed; the deletion may still be on its way, and
-      // the kernel may already hold this flow's own, added on its first packet): this flow installs its own.
+      // That flow released its `bi` (the deletion may still be on its way, and the kernel may hold this
+      // flow's own, added on its first packet): this flow installs its own.
       takeOver = true;
     }
+    // The other VIP's element went just now: this packet may have met it (the kernel's add then did
+    // nothing) and reached the agent after, so the agent installs this flow's own.
+    const freed = this.biFreedAt.get(bi);
+    if (freed !== undefined && seenMs <= freed + 50) takeOver = true;
     const t = vip.bypass.idleTimeoutS;
     const now = Date.now();
     const ent: BackendEntry = {
@@ -1429,7 +1458,7 @@ export class Agent {
       .catch((err: Error) => {
         this.log(`bi install failed for ${k}: ${err.message}`);
         this.backend.delete(k);
-        this.disownBi(bi, k);
+        this.disownBi(bi, k, false);
         this.hold.release(client, cport);
       });
   }

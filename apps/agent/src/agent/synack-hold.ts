@@ -21,7 +21,11 @@ import { fileURLToPath } from 'node:url';
 import { ensureHoldRule, removeHoldRule, tryRun } from '../dataplane/kernel.js';
 import { HOLD_QUEUE, type HoldSpec } from '../dataplane/render.js';
 
+/** A helper that exits is started again after this, doubling while it keeps failing (up to a minute). */
 const RESTART_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+/** A helper that ran this long counts as having worked: the next failure starts the backoff over. */
+const HEALTHY_RUN_MS = 10_000;
 const HELPER = 'slipstream-synack-hold';
 
 export interface HoldStats {
@@ -72,6 +76,8 @@ export class SynAckHold {
   private base: HoldStats = { ...ZERO };
   private last: HoldStats = { ...ZERO };
   private complained = '';
+  private restartMs = RESTART_MS;
+  private startedAt = 0;
 
   constructor(
     private readonly log: (msg: string) => void,
@@ -85,6 +91,7 @@ export class SynAckHold {
 
   /** Brings helper and rule to these holds (from the applied plan); never throws. */
   async set(holds: HoldSpec[]): Promise<void> {
+    if (this.stopped) return;
     const before = new Map(this.holds.map((h) => [`${h.vip}:${h.port}`, h]));
     this.holds = holds;
     if (holds.length === 0) {
@@ -103,7 +110,7 @@ export class SynAckHold {
       return;
     }
     this.complained = '';
-    if (this.child === null) this.startHelper();
+    if (this.child === null && this.restartTimer === null) this.startHelper();
     else {
       for (const h of holds) before.delete(`${h.vip}:${h.port}`);
       for (const h of before.values()) this.write(`cap ${h.vip} ${h.port} 0`);
@@ -137,31 +144,55 @@ export class SynAckHold {
   }
 
   private startHelper(): void {
-    const child = spawn(this.helper, [String(HOLD_QUEUE)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdin.on('error', () => {});
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const s = parseHoldStats(line);
-      if (s) this.last = s;
-    });
-    createInterface({ input: child.stderr }).on('line', (line) => this.log(line));
-    child.on('error', (err) => this.log(`slipstream-synack-hold: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      if (this.child !== child) return;
+    let child: ChildProcess;
+    try {
+      child = spawn(this.helper, [String(HOLD_QUEUE)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      // Errors Node does not report as an 'error' event (ENOEXEC and the like) throw here.
       this.child = null;
-      for (const k of Object.keys(this.base) as (keyof HoldStats)[]) this.base[k] += this.last[k];
-      this.last = { ...ZERO };
-      if (this.stopped || this.holds.length === 0) return;
-      this.log(
-        `slipstream-synack-hold exited (${code ?? signal}); SYN-ACKs pass unheld; restarting in ${RESTART_MS} ms`,
-      );
-      this.restartTimer = setTimeout(() => {
-        this.restartTimer = null;
-        if (!this.stopped && this.child === null && this.holds.length > 0) this.startHelper();
-      }, RESTART_MS);
-      this.restartTimer.unref();
+      this.scheduleRestart(`could not start: ${(err as Error).message}`);
+      return;
+    }
+    this.child = child;
+    this.startedAt = Date.now();
+    child.stdin!.on('error', () => {});
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const s = parseHoldStats(line);
+      // A helper already replaced may still answer: its counts were folded into `base`.
+      if (s && this.child === child) this.last = s;
     });
+    createInterface({ input: child.stderr! }).on('line', (line) => this.log(line));
+    // A failed spawn (ENOENT, EACCES) emits 'error' and no 'exit': both end this helper.
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended || this.child !== child) return;
+      ended = true;
+      this.child = null;
+      this.fold();
+      if (this.stopped || this.holds.length === 0) return;
+      this.scheduleRestart(why);
+    };
+    child.on('error', (err) => end(`could not run: ${err.message}`));
+    child.on('exit', (code, signal) => end(`exited (${code ?? signal})`));
     this.sendCaps();
+  }
+
+  private scheduleRestart(why: string): void {
+    if (Date.now() - this.startedAt > HEALTHY_RUN_MS) this.restartMs = RESTART_MS;
+    const ms = this.restartMs;
+    this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
+    this.log(`slipstream-synack-hold ${why}; SYN-ACKs pass unheld; restarting in ${ms} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.stopped && this.child === null && this.holds.length > 0) this.startHelper();
+    }, ms);
+    this.restartTimer.unref();
+  }
+
+  /** Adds the current helper's last counts to the totals of those gone. */
+  private fold(): void {
+    for (const k of Object.keys(this.base) as (keyof HoldStats)[]) this.base[k] += this.last[k];
+    this.last = { ...ZERO };
   }
 
   private stopHelper(): void {
@@ -170,8 +201,7 @@ export class SynAckHold {
     const c = this.child;
     if (c === null) return;
     this.child = null;
-    for (const k of Object.keys(this.base) as (keyof HoldStats)[]) this.base[k] += this.last[k];
-    this.last = { ...ZERO };
+    this.fold();
     c.stdin?.end(); // the helper lets what it holds go and exits
   }
 
@@ -188,7 +218,9 @@ export class SynAckHold {
       await ensureHoldRule();
       this.ruleIn = true;
     } catch (err) {
-      this.log(`handshake holds are off: iptables refused the queue rule: ${(err as Error).message}`);
+      const why = `iptables refused the queue rule: ${(err as Error).message}`;
+      if (this.complained !== why) this.log(`handshake holds are off: ${why}`);
+      this.complained = why;
     }
   }
 

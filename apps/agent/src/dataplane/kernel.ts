@@ -194,27 +194,29 @@ export const HOLD_RULE = [
 ]; // prettier-ignore
 const HOLD_JUMP = ['-j', HOLD_CHAIN];
 
+/** iptables on the mangle table, waiting for the xtables lock (iptables-legacy) instead of failing. */
+const ipt = (...args: string[]): Promise<string> => run('iptables', ['-w', '-t', 'mangle', ...args]);
+const iptOk = (...args: string[]): Promise<boolean> => tryRun('iptables', ['-w', '-t', 'mangle', ...args]);
+
 /**
  * Puts the handshake hold's queue rule in place (agent/synack-hold.ts): a chain of our own in iptables'
- * mangle table, jumped to from POSTROUTING (after every output chain, so `rep` has marked the packet).
- * iptables because nftables' own `queue` statement is not in every kernel (not in this lab's).
+ * mangle table, jumped to first thing from POSTROUTING (after every output chain, so `rep` has marked the
+ * packet). The chain is rewritten each time, so a changed rule replaces the old one. iptables because
+ * nftables' own `queue` statement is not in every kernel (not in this lab's).
  */
 export async function ensureHoldRule(): Promise<void> {
-  const ipt = (...args: string[]): Promise<boolean> => tryRun('iptables', ['-t', 'mangle', ...args]);
-  if (!(await ipt('-S', HOLD_CHAIN))) await run('iptables', ['-t', 'mangle', '-N', HOLD_CHAIN]);
-  if (!(await ipt('-C', HOLD_CHAIN, ...HOLD_RULE)))
-    await run('iptables', ['-t', 'mangle', '-A', HOLD_CHAIN, ...HOLD_RULE]);
-  if (!(await ipt('-C', 'POSTROUTING', ...HOLD_JUMP)))
-    await run('iptables', ['-t', 'mangle', '-A', 'POSTROUTING', ...HOLD_JUMP]);
+  if (!(await iptOk('-S', HOLD_CHAIN))) await ipt('-N', HOLD_CHAIN);
+  await ipt('-F', HOLD_CHAIN);
+  await ipt('-A', HOLD_CHAIN, ...HOLD_RULE);
+  if (!(await iptOk('-C', 'POSTROUTING', ...HOLD_JUMP))) await ipt('-I', 'POSTROUTING', '1', ...HOLD_JUMP);
 }
 
 /** Removes the hold's chain and its jump, if there (no iptables: there is nothing to remove). */
 export async function removeHoldRule(): Promise<void> {
-  const ipt = (...args: string[]): Promise<boolean> => tryRun('iptables', ['-t', 'mangle', ...args]);
-  if (!(await ipt('-S', HOLD_CHAIN))) return;
-  while (await ipt('-D', 'POSTROUTING', ...HOLD_JUMP));
-  await ipt('-F', HOLD_CHAIN);
-  await ipt('-X', HOLD_CHAIN);
+  if (!(await iptOk('-S', HOLD_CHAIN))) return;
+  while (await iptOk('-D', 'POSTROUTING', ...HOLD_JUMP));
+  await iptOk('-F', HOLD_CHAIN);
+  await iptOk('-X', HOLD_CHAIN);
 }
 
 /** Removes everything the agent made in this namespace. */

@@ -512,7 +512,8 @@ function holdsOf(state: DesiredState, vips: readonly VipSpec[]): HoldSpec[] {
         v.protocol === 'tcp' &&
         v.bypass.enabled &&
         (v.bypass.handshakeHoldMs ?? 0) > 0 &&
-        v.backends.some((b) => b.address === self && b.state !== 'disabled'),
+        // Only an active backend hears of new flows (newFlowRules): a draining one would hold in vain.
+        v.backends.some((b) => b.address === self && b.state === 'active'),
     )
     .map((v) => ({ vip: v.address, port: v.port, ms: v.bypass.handshakeHoldMs ?? 0 }))
     .sort((a, b) => a.vip.localeCompare(b.vip) || a.port - b.port);

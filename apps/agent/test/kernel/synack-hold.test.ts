@@ -112,6 +112,22 @@ describe.skipIf(!isRoot || !existsSync(HELPER))('SYN-ACK hold helper', () => {
     }
   });
 
+  it('lets held SYN-ACKs go on SIGTERM (a service stop signals every process of the agent)', async () => {
+    const h = startHelper();
+    await h.bound;
+    h.child.stdin.write('cap 127.0.0.1 5601 5000\n');
+    const held = connectMs(5601, 42021);
+    const before = (await stats(h)).held;
+    for (let i = 0; i < 100 && (await stats(h)).held === before; i++) await sleep(10);
+    h.child.kill('SIGTERM');
+    // Held 5 s unless let go; a dropped SYN-ACK would come again only with the server's retransmit (1 s).
+    expect(await held).toBeLessThan(900);
+    await new Promise<void>((resolve) =>
+      h.child.exitCode !== null ? resolve() : h.child.on('exit', () => resolve()),
+    );
+    expect(h.child.exitCode).toBe(0);
+  });
+
   it('lets held SYN-ACKs go when its stdin closes, and the kernel passes them when it is gone', async () => {
     const h = startHelper();
     await h.bound;
