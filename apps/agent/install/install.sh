@@ -203,16 +203,18 @@ done
 missing=()
 command -v nft >/dev/null || missing+=(nftables)
 command -v ip >/dev/null || missing+=(iproute2)
-# tcpdump reads the kernel's flow log (NFLOG); iptables queues held SYN-ACKs (bypass.handshakeHoldMs).
+# tcpdump reads the kernel's flow log (NFLOG). iptables only queues held SYN-ACKs (bypass.handshakeHoldMs):
+# installed when apt-get can, otherwise the host serves its VIPs without holds.
 command -v tcpdump >/dev/null || missing+=(tcpdump)
-command -v iptables >/dev/null || missing+=(iptables)
+command -v iptables >/dev/null || { command -v apt-get >/dev/null && missing+=(iptables); }
 if [ "${#missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null || die "install ${missing[*]} (the agent runs nft, ip, tcpdump and iptables), then re-run"
+  command -v apt-get >/dev/null || die "install ${missing[*]} (the agent runs nft, ip and tcpdump), then re-run"
   say "installing ${missing[*]} with apt-get"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } ||
     die "apt-get could not install ${missing[*]}"
 fi
+command -v iptables >/dev/null || say "no iptables: handshake holds are off on this host"
 
 node_ok() {
   "$1" -e "process.exit(Number(process.versions.node.split('.')[0]) >= $MIN_NODE_MAJOR ? 0 : 1)" 2>/dev/null
@@ -238,10 +240,19 @@ if [ -z "$HOLD_SHA256" ]; then
   say "the API has no SYN-ACK hold helper: VIPs asking for a handshake hold are served without one"
 elif [ "$(uname -m)" != "$NODE_ARCH" ]; then
   say "the SYN-ACK hold helper is built for $NODE_ARCH, not $(uname -m): handshake holds are off on this host"
+elif ! curl -fsSL --retry 3 --connect-timeout 10 -o "$TMP/slipstream-synack-hold" "$API_URL/agent/slipstream-synack-hold"; then
+  say "cannot download the SYN-ACK hold helper: handshake holds are off on this host"
 else
-  fetch /agent/slipstream-synack-hold "$TMP/slipstream-synack-hold"
   verify "$TMP/slipstream-synack-hold" "$HOLD_SHA256" "the SYN-ACK hold helper"
-  HOLD=1
+  chmod 755 "$TMP/slipstream-synack-hold"
+  # Without arguments it prints its usage and exits 2: proof that it runs here.
+  rc=0
+  "$TMP/slipstream-synack-hold" 2>/dev/null || rc=$?
+  if [ "$rc" = 2 ]; then
+    HOLD=1
+  else
+    say "the SYN-ACK hold helper does not run on this host (exit $rc): handshake holds are off"
+  fi
 fi
 
 NODE_BIN=''
