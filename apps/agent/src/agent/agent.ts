@@ -1370,9 +1370,14 @@ export class Agent {
     if (e) {
       // A packet from the mux for a flow we think is bypassed: the client lost its entry (or, for a TCP
       // SYN, this is a new connection reusing the tuple). Stop rewriting replies at once, then start over.
-      if (e.state === 'pending') return;
-      if (Date.now() - e.activeSince < 1000) return this.hold.release(client, cport);
-      if (e.state === 'active' && proto === 'udp' && Date.now() - e.activeSince < 2000) return;
+      // For TCP only SYNs are logged, so this is always a new connection (or a copy of its SYN): start
+      // over even right after the last one, which a client cycling through its ports does within a
+      // second; waiting left such a connection on the mux for its whole life. UDP logs every packet
+      // from the mux: packets in flight when the redirect lands must not restart it.
+      if (proto === 'udp') {
+        if (e.state === 'pending' || Date.now() - e.activeSince < 1000) return;
+        if (e.state === 'active' && Date.now() - e.activeSince < 2000) return;
+      }
       void this.removeBackendEntry(k, e, true).then(() =>
         this.onNewFlow(client, cport, vipAddr, vport, proto, seenMs, true),
       );
