@@ -326,6 +326,10 @@ export class Agent {
     ),
     redirectsSent: new CounterVec('slipstream_redirects_sent_total', 'Redirect messages sent (first tries)'),
     redirectsRetried: new CounterVec('slipstream_redirects_retried_total', 'Redirect retransmissions'),
+    riReplaced: new CounterVec(
+      'slipstream_ri_replaced_total',
+      "Client side: an ended flow's reverse rewrite (ri, in its grace period) replaced by a new flow of another VIP on the same backend and ports",
+    ),
     redirectsSkipped: new CounterVec(
       'slipstream_redirects_skipped_total',
       "Backend side: bypassable flows left on the mux without a redirect, by reason (bi_busy: another VIP's flow holds the receive rewrite of the same client and ports)",
@@ -756,21 +760,28 @@ export class Agent {
       if (this.closedFin(k) === (FIN_OUT | FIN_IN)) return reject('flow_ended', r.nonce);
       if ((this.clientCount.get(vipKeyOf(vip)) ?? 0) >= vip.bypass.maxFlowsPerHost)
         return reject('table_full', r.nonce);
-      // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port would
-      // clash: while a flow of the other VIP has the element or is installing it, and while an ended one's
-      // stays its grace period, rewriting to its own VIP (an install never replaces an element).
+      // The reverse map is keyed without the VIP; two VIPs sharing a backend, port and client port clash
+      // while a flow of the other VIP has the element or is installing it: refused.
       const other = this.riIndex.get(rk) ?? this.riInstalling.get(rk);
       if (other !== undefined && other !== k) return reject('conflict', r.nonce);
-      const lingering = this.riDrops.get(rk);
-      if (lingering !== undefined && lingering.vip !== f.vip) return reject('conflict', r.nonce);
     } else if (existing.backendHost !== r.backendHost) {
       return reject('conflict', r.nonce);
+    }
+    // An ended flow's element stays its grace period, rewriting to its own VIP, and an install never
+    // replaces an element: a new flow of another VIP replaces it (that flow is over; a late packet of it
+    // now meets the new flow's socket, which ignores it) instead of being left on the mux for its life.
+    const lingering = existing ? undefined : this.riDrops.get(rk);
+    const replaceRi = lingering !== undefined && lingering.vip !== f.vip;
+    if (replaceRi) {
+      clearTimeout(lingering.timer);
+      this.riDrops.delete(rk);
+      this.m.riReplaced.inc({ vip: vip.name });
     }
     let done: (ok: boolean) => void = () => undefined;
     this.inflight.set(k, new Promise<boolean>((res) => (done = res)));
     if (!existing) this.riInstalling.set(rk, k);
     try {
-      await this.installClient(k, existing, vip, r, rinfo);
+      await this.installClient(k, existing, vip, r, rinfo, replaceRi);
       trace('installed', tk);
       done(true);
     } catch {
@@ -793,6 +804,7 @@ export class Agent {
     vip: VipSpec,
     r: Redirect,
     rinfo: dgram.RemoteInfo,
+    replaceRi = false,
   ): Promise<void> {
     const f = r.flow;
     const t = vip.bypass.idleTimeoutS;
@@ -808,6 +820,8 @@ export class Agent {
     try {
       // An earlier flow's deletion of these elements that is still on its way to the kernel goes first.
       await Promise.all([this.deleter.settled('ri', ri), this.deleter.settled('fo', fo)]);
+      if (replaceRi)
+        await this.nft.exec(`delete element ip ${NFT_TABLE} ri { ${ri} }`).catch(() => undefined);
       // A flow from this host to a VIP it also serves: the kernel's copy would loop back here and be
       // taken for the confirmation, so such a flow's ack goes from the agent.
       const self = r.backendHost === this.state?.agent.underlay;
