@@ -99,7 +99,9 @@ describe.skipIf(!isRoot)('redirect rejections', () => {
 
   async function realFlowStaysOnMux(port: number, reason: string): Promise<void> {
     const before = rejected(reason);
-    const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 1500);
+    // Long enough that its redirect comes while it lives even on a loaded machine (retries back off from
+    // 150 ms): one that came after its end would be refused as flow_ended instead.
+    const flow = echoFlow(prefix, 'c1', '198.19.0.10', 7, port, 4000);
     await waitUntil(`rejection ${reason}`, () => rejected(reason) > before);
     const end = await flow.done;
     expect(end.error).toBeNull();
