@@ -135,6 +135,8 @@ interface BackendEntry {
   fin: number;
   /** The flow ended before its ack: the ack must not make it active. */
   ended?: boolean;
+  /** The client's release came while its ack was still being acted on (onAck finishes it). */
+  releaseSeen?: boolean;
   /** Nonce of the last redirect the client accepted: a release must name it (onRelease). */
   ackedNonce: string;
   /** `bi` was deleted early (a release, or a client that saw the flow end first). */
@@ -1071,6 +1073,12 @@ export class Agent {
     e.lastCheckMs = now;
     this.armBackendTimers(k, e, t * 500);
     this.updateGauges();
+    if (e.releaseSeen && this.backend.get(k) === e) {
+      // The client released the flow while this ack was being acted on: finish what onRelease left.
+      e.releaseSeen = false;
+      await this.goIdle(k, e);
+      if (this.backend.get(k) === e) await this.releaseBi(k, e); // guarded: still idle, still its owner
+    }
   }
 
   private armBackendTimers(k: string, e: BackendEntry, checkInMs: number): void {
@@ -1235,6 +1243,11 @@ export class Agent {
     const e = this.backend.get(k);
     if (!e || e.ackedNonce !== res.redirect.nonce)
       return this.m.releasesReceived.inc({ result: 'ignored', reason: 'unknown_redirect' });
+    // The ack is still being acted on (its `bo` on the way): a short flow's client can be done by then.
+    if (e.state === 'pending') {
+      e.releaseSeen = true;
+      return this.m.releasesReceived.inc({ result: 'accepted', reason: 'during_ack' });
+    }
     // The client stopped first (it saw the end, or dropped the flow for its own reasons): so do we.
     if (e.state === 'active') await this.goIdle(k, e);
     if (this.backend.get(k) !== e || e.state !== 'idle' || e.biReleased)

@@ -372,8 +372,7 @@ describe.skipIf(!isRoot)('agent lifecycle', () => {
     const backends = ['b1', 'b2', 'b3'];
     const released = (): number =>
       backends.reduce(
-        (n, b) =>
-          n + metric(prefix, b, 'slipstream_releases_received_total', { result: 'accepted', reason: '' }),
+        (n, b) => n + metric(prefix, b, 'slipstream_releases_received_total', { result: 'accepted' }),
         0,
       );
     // `bi` elements of c1's flows to port 80 (client . proto . client port . VIP port : VIP).
