@@ -1213,6 +1213,17 @@ export class Agent {
     if (sent) this.disownBi(bi, k);
   }
 
+  /**
+   * Puts a `bi` element in the kernel, replacing one already there (which restarts its timeout; an add
+   * alone would leave the old element and its VIP); a plain add when there is none.
+   */
+  private replaceBi(bi: string, timeoutS: number, vip: string): Promise<unknown> {
+    const add = `add element ip ${NFT_TABLE} bi { ${bi} timeout ${timeoutS}s : ${vip} }`;
+    return this.nft
+      .exec(`delete element ip ${NFT_TABLE} bi { ${bi} }; ${add}`)
+      .catch(() => this.nft.exec(add));
+  }
+
   /** The flow k's `bi` element is gone (deleted or expired): its ports are free for any VIP's flow. */
   private disownBi(bi: string, k: string, deleted = true): void {
     if (this.biOwner.get(bi)?.k !== k) return;
@@ -1472,16 +1483,7 @@ export class Agent {
     const kernelAdded = !restarted && !takeOver && seenMs > this.rulesStableSince + 50;
     const ready = kernelAdded
       ? Promise.resolve()
-      : this.deleter
-          .settled('bi', bi)
-          .then(() =>
-            this.nft.exec(
-              `delete element ip ${NFT_TABLE} bi { ${bi} }; add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`,
-            ),
-          )
-          .catch(() =>
-            this.nft.exec(`add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${vipAddr} }`),
-          );
+      : this.deleter.settled('bi', bi).then(() => this.replaceBi(bi, t + GRACE_S, vipAddr));
     ready
       .then(() => {
         trace('bi', k);
@@ -1500,13 +1502,8 @@ export class Agent {
     if (renewal) {
       // Extend the receive rewrite first: it must outlive whatever the client installs next.
       const t = vip.bypass.idleTimeoutS;
-      const bi = biKey(e);
-      const add = `add element ip ${NFT_TABLE} bi { ${bi} timeout ${t + GRACE_S}s : ${e.vip} }`;
       try {
-        // Replace (restarts the timeout); plain add when the kernel already expired the element.
-        await this.nft
-          .exec(`delete element ip ${NFT_TABLE} bi { ${bi} }; ${add}`)
-          .catch(() => this.nft.exec(add));
+        await this.replaceBi(biKey(e), t + GRACE_S, e.vip);
         e.biExpiresAt = Date.now() + (t + GRACE_S) * 1000;
       } catch (err) {
         this.log(`bi renewal failed for ${k}: ${(err as Error).message}`);

@@ -37,6 +37,12 @@ export interface HoldStats {
 }
 const ZERO: HoldStats = { held: 0, released: 0, expired: 0, passed: 0, early: 0 };
 
+function addStats(a: HoldStats, b: HoldStats): HoldStats {
+  const s = { ...a };
+  for (const k of Object.keys(s) as (keyof HoldStats)[]) s[k] += b[k];
+  return s;
+}
+
 /**
  * Where the helper is: next to the bundle (dist/bundle, and where install.sh puts both), else dist/native
  * next to dist/agent (and, seen from the sources a test runs, ../../dist). SLIPSTREAM_SYNACK_HOLD_BIN
@@ -131,9 +137,7 @@ export class SynAckHold {
 
   /** Counts since this agent started, as of the helpers' last answers. */
   stats(): HoldStats {
-    const s = { ...this.base };
-    for (const k of Object.keys(s) as (keyof HoldStats)[]) s[k] += this.last[k];
-    return s;
+    return addStats(this.base, this.last);
   }
 
   /** Stops the helper (it lets held packets go); `cleanup` also removes the kernel rule. */
@@ -191,7 +195,7 @@ export class SynAckHold {
 
   /** Adds the current helper's last counts to the totals of those gone. */
   private fold(): void {
-    for (const k of Object.keys(this.base) as (keyof HoldStats)[]) this.base[k] += this.last[k];
+    this.base = addStats(this.base, this.last);
     this.last = { ...ZERO };
   }
 
